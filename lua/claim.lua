@@ -1,0 +1,59 @@
+-- claim: moves up to N ready jobs from pending to active, each with a fresh lease token.
+-- Records that are missing or unreadable are quarantined into the DLQ, never dropped.
+-- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
+-- ARGV: 1 prefix, 2 queue, 3 count, 4 leaseMs, 5 workerId, 6 token base, 7 dlqTtlMs, 8 uniqueLockTtlMs
+-- Returns: { nextRunAt|-1, then 9 per job: id, functionName, params, currentRetries,
+--            maxRetries, timeoutMs|'', enqueuedAt, leaseToken, traceContext|'' }
+--          nextRunAt is the earliest remaining run-at when fewer jobs than asked were claimed.
+-- @include common
+
+local keys = queueKeys()
+local prefix, queue = ARGV[1], ARGV[2]
+local count, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4])
+local workerId, tokenBase = ARGV[5], ARGV[6]
+local dlqTtl, lockTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
+local now = nowMs()
+
+local out = { -1 }
+local claimed = 0
+local ids = redis.call('ZRANGEBYSCORE', keys.pending, '-inf', now, 'LIMIT', 0, count)
+for i, id in ipairs(ids) do
+  redis.call('ZREM', keys.pending, id)
+  local jk = jobKey(prefix, id)
+  local kind = redis.call('TYPE', jk)['ok']
+  if kind == 'none' then
+    quarantine(prefix, keys, queue, id, now, 'Job record missing: a pending entry had no record', dlqTtl, lockTtl)
+  elseif kind ~= 'hash' then
+    quarantine(prefix, keys, queue, id, now, 'Corrupted job record', dlqTtl, lockTtl)
+  else
+    local f = redis.call('HMGET', jk, 'functionName', 'params', 'currentRetries', 'maxRetries',
+      'timeoutMs', 'enqueuedAt', 'traceContext', 'status')
+    local status = f[8]
+    if status == 'COMPLETED' or status == 'FAILED' or status == 'CANCELLED' then
+      -- a stale pending entry of a finished job: nothing to run
+    elseif not f[1] or not f[2] or not tonumber(f[3]) or not tonumber(f[4]) or not tonumber(f[6]) then
+      quarantine(prefix, keys, queue, id, now, 'Corrupted job record: missing or invalid fields', dlqTtl, lockTtl)
+    else
+      local token = tokenBase .. '-' .. i
+      redis.call('HSET', jk, 'status', 'ACTIVE', 'workerId', workerId, 'startedAt', now, 'leaseToken', token)
+      redis.call('ZADD', keys.active, now + leaseMs, id)
+      claimed = claimed + 1
+      local b = #out
+      out[b + 1] = id
+      out[b + 2] = f[1]
+      out[b + 3] = f[2]
+      out[b + 4] = f[3]
+      out[b + 5] = f[4]
+      out[b + 6] = f[5] or ''
+      out[b + 7] = f[6]
+      out[b + 8] = token
+      out[b + 9] = f[7] or ''
+    end
+  end
+end
+
+if claimed < count then
+  local first = redis.call('ZRANGE', keys.pending, 0, 0, 'WITHSCORES')
+  if first[2] then out[1] = tonumber(first[2]) end
+end
+return out

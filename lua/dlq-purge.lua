@@ -1,0 +1,27 @@
+-- dlq-purge: deletes DLQ jobs (records and entries).
+-- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
+-- ARGV: 1 prefix, 2 limit (0: no limit), 3 functionName|'', 4 id count, then the ids (none: all)
+-- Returns: how many entries were removed.
+-- @include common
+
+local keys = queueKeys()
+local prefix, limit, fn, n = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local candidates = {}
+if n > 0 then
+  for i = 1, n do candidates[i] = ARGV[4 + i] end
+else
+  candidates = redis.call('ZRANGE', keys.dlq, 0, -1)
+end
+local removed = 0
+for _, id in ipairs(candidates) do
+  if limit > 0 and removed >= limit then break end
+  if redis.call('ZSCORE', keys.dlq, id) then
+    local jk = jobKey(prefix, id)
+    if fn == '' or redis.call('HGET', jk, 'functionName') == fn then
+      redis.call('ZREM', keys.dlq, id)
+      redis.call('DEL', jk, prefix .. 'corrupt:' .. id)
+      removed = removed + 1
+    end
+  end
+end
+return removed

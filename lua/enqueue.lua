@@ -1,0 +1,63 @@
+-- enqueue: writes new jobs (record + pending entry, or unique-key wait) atomically.
+-- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
+-- ARGV: 1 prefix (rrq:{q}:), 2 queue, 3 uniqueLockTtlMs, 4 idempotencyTtlMs, 5 job count,
+--       then 11 per job: id, functionName, params, maxRetries, timeoutMs|'', resultTtlMs,
+--       runAt (absolute ms)|'', delayMs, uniqueKey|'', idempotencyKey|'', traceContext|''
+-- Returns: { 'DUP', id } when an id exists (nothing written), else a flat list of
+--          { 'C'|'E', id } per job: C created, E existing job of the idempotency key.
+-- @include common
+
+local keys = queueKeys()
+local prefix, queue = ARGV[1], ARGV[2]
+local lockTtl, idemTtl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
+local now = nowMs()
+local F = 11
+
+-- First pass: reject the whole call if any id exists (unless its idempotency key answers for it).
+for i = 0, n - 1 do
+  local b = 6 + i * F
+  local idem = ARGV[b + 9]
+  local existing = idem ~= '' and redis.call('GET', prefix .. 'idem:' .. idem)
+  if not existing and redis.call('EXISTS', jobKey(prefix, ARGV[b])) == 1 then
+    return { 'DUP', ARGV[b] }
+  end
+end
+
+local out = {}
+local earliest = nil
+for i = 0, n - 1 do
+  local b = 6 + i * F
+  local id, idem = ARGV[b], ARGV[b + 9]
+  local existing = idem ~= '' and redis.call('GET', prefix .. 'idem:' .. idem)
+  if existing then
+    out[#out + 1] = 'E'
+    out[#out + 1] = existing
+  else
+    local runAt = tonumber(ARGV[b + 6]) or (now + tonumber(ARGV[b + 7]))
+    local jk = jobKey(prefix, id)
+    redis.call('HSET', jk, 'id', id, 'queue', queue, 'functionName', ARGV[b + 1], 'params', ARGV[b + 2],
+      'status', 'PENDING', 'currentRetries', 0, 'maxRetries', ARGV[b + 3], 'resultTtlMs', ARGV[b + 5],
+      'enqueuedAt', now, 'nextRunAt', runAt, 'stalls', 0)
+    if ARGV[b + 4] ~= '' then redis.call('HSET', jk, 'timeoutMs', ARGV[b + 4]) end
+    if ARGV[b + 10] ~= '' then redis.call('HSET', jk, 'traceContext', ARGV[b + 10]) end
+    local unique = ARGV[b + 8]
+    local runnable = true
+    if unique ~= '' then
+      redis.call('HSET', jk, 'uniqueKey', unique)
+      runnable = acquireUnique(prefix, unique, id, now, lockTtl)
+    end
+    if runnable then
+      redis.call('ZADD', keys.pending, runAt, id)
+      if not earliest or runAt < earliest then earliest = runAt end
+    end
+    if idem ~= '' then
+      redis.call('SET', prefix .. 'idem:' .. idem, id, 'PX', idemTtl)
+    end
+    out[#out + 1] = 'C'
+    out[#out + 1] = id
+  end
+end
+
+if earliest then redis.call('PUBLISH', prefix .. 'wake', earliest) end
+return out

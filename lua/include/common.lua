@@ -1,0 +1,116 @@
+-- Shared helpers, pasted into a script where it says "-- @include common".
+-- Every key is derived from `prefix` (rrq:{queue}:), so it stays in the queue's slot.
+
+local function nowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function jobKey(prefix, id)
+  return prefix .. 'job:' .. id
+end
+
+-- Sets a TTL, or removes it when ttl is 0 (keep forever).
+local function expireOrPersist(key, ttl)
+  if ttl > 0 then
+    redis.call('PEXPIRE', key, ttl)
+  else
+    redis.call('PERSIST', key)
+  end
+end
+
+-- Takes the unique lock for a job, or parks the job in the key's waiting set.
+-- Returns true when the job may go to pending now.
+local function acquireUnique(prefix, uniqueKey, id, now, lockTtl)
+  local lock = prefix .. 'unique:' .. uniqueKey
+  local holder = redis.call('GET', lock)
+  if holder == id then
+    redis.call('PEXPIRE', lock, lockTtl)
+    return true
+  end
+  if not holder and redis.call('SET', lock, id, 'PX', lockTtl, 'NX') then
+    return true
+  end
+  redis.call('ZADD', prefix .. 'unique-waiting:' .. uniqueKey, now, id)
+  return false
+end
+
+-- A job that held its unique key reached a terminal state: hand the key to the
+-- first job still waiting for it (it becomes runnable now), or free it.
+local function releaseUnique(prefix, pendingKey, id, now, lockTtl)
+  local jk = jobKey(prefix, id)
+  local uniqueKey = redis.call('HGET', jk, 'uniqueKey')
+  if not uniqueKey then return end
+  local lock = prefix .. 'unique:' .. uniqueKey
+  local holder = redis.call('GET', lock)
+  if holder and holder ~= id then return end
+  local waiting = prefix .. 'unique-waiting:' .. uniqueKey
+  while true do
+    local nextId = redis.call('ZRANGE', waiting, 0, 0)[1]
+    if not nextId then
+      redis.call('DEL', lock)
+      return
+    end
+    redis.call('ZREM', waiting, nextId)
+    local nk = jobKey(prefix, nextId)
+    local fields = redis.call('HMGET', nk, 'status', 'nextRunAt')
+    if fields[1] == 'PENDING' then
+      redis.call('SET', lock, nextId, 'PX', lockTtl)
+      local runAt = tonumber(fields[2]) or now
+      if runAt < now then runAt = now end
+      redis.call('HSET', nk, 'nextRunAt', runAt)
+      redis.call('ZADD', pendingKey, runAt, nextId)
+      redis.call('PUBLISH', prefix .. 'wake', runAt)
+      return
+    end
+  end
+end
+
+-- The four keys every transition script receives, in this order.
+local function queueKeys()
+  return { pending = KEYS[1], active = KEYS[2], dlq = KEYS[3], stats = KEYS[4] }
+end
+
+-- Moves a job to the dead-letter queue as FAILED.
+local function deadLetter(prefix, keys, id, now, err, dlqTtl, lockTtl)
+  local jk = jobKey(prefix, id)
+  redis.call('HSET', jk, 'status', 'FAILED', 'completedAt', now, 'lastError', err)
+  redis.call('HDEL', jk, 'leaseToken')
+  redis.call('ZADD', keys.dlq, now, id)
+  redis.call('HINCRBY', keys.stats, 'failedTotal', 1)
+  releaseUnique(prefix, keys.pending, id, now, lockTtl)
+  expireOrPersist(jk, dlqTtl)
+end
+
+-- A record that cannot be run (missing, not a hash, or missing fields) goes to the
+-- DLQ with a clear reason. Whatever was there is kept; missing fields get
+-- placeholders so the record can be read and inspected.
+local function quarantine(prefix, keys, queue, id, now, reason, dlqTtl, lockTtl)
+  local jk = jobKey(prefix, id)
+  local kind = redis.call('TYPE', jk)['ok']
+  if kind ~= 'hash' and kind ~= 'none' then
+    local kept = prefix .. 'corrupt:' .. id
+    redis.call('RENAME', jk, kept)
+    reason = reason .. ' (the record was a ' .. kind .. ', kept at ' .. kept .. ')'
+  end
+  local defaults = { 'id', id, 'queue', queue, 'functionName', '(unknown)', 'params', 'null',
+    'currentRetries', '0', 'maxRetries', '0', 'enqueuedAt', tostring(now), 'stalls', '0' }
+  for i = 1, #defaults, 2 do
+    local field = defaults[i]
+    local value = redis.call('HGET', jk, field)
+    local numeric = field == 'currentRetries' or field == 'maxRetries' or field == 'enqueuedAt' or field == 'stalls'
+    if not value or (numeric and not tonumber(value)) then
+      if value then reason = reason .. '; ' .. field .. ' was ' .. string.format('%q', value) end
+      redis.call('HSET', jk, field, defaults[i + 1])
+    end
+  end
+  redis.call('ZREM', keys.pending, id)
+  redis.call('ZREM', keys.active, id)
+  deadLetter(prefix, keys, id, now, reason, dlqTtl, lockTtl)
+end
+
+-- Reads a job's lease; true when the caller still holds it.
+local function holdsLease(jk, token)
+  local f = redis.call('HMGET', jk, 'status', 'leaseToken')
+  return f[1] == 'ACTIVE' and f[2] == token
+end

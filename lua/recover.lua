@@ -1,0 +1,39 @@
+-- recover: jobs whose lease expired (their worker died or hung) go back to pending
+-- with stalls + 1 and no attempt counted; past maxStalls they go to the DLQ.
+-- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
+-- ARGV: 1 prefix, 2 queue, 3 maxStalls, 4 limit, 5 dlqTtlMs, 6 uniqueLockTtlMs
+-- Returns: { requeued ids, dead-lettered ids }
+-- @include common
+
+local keys = queueKeys()
+local prefix, queue = ARGV[1], ARGV[2]
+local maxStalls, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local dlqTtl, lockTtl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now = nowMs()
+local requeued, dead = {}, {}
+local ids = redis.call('ZRANGEBYSCORE', keys.active, '-inf', now, 'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  redis.call('ZREM', keys.active, id)
+  local jk = jobKey(prefix, id)
+  if redis.call('TYPE', jk)['ok'] ~= 'hash' then
+    quarantine(prefix, keys, queue, id, now, 'Job record missing or unreadable: found with an expired lease', dlqTtl, lockTtl)
+    dead[#dead + 1] = id
+  elseif redis.call('HGET', jk, 'status') == 'ACTIVE' then
+    local stalls = redis.call('HINCRBY', jk, 'stalls', 1)
+    local worker = redis.call('HGET', jk, 'workerId') or '?'
+    if stalls > maxStalls then
+      deadLetter(prefix, keys, id, now, 'Job lost: worker ' .. worker .. ' stopped renewing its lease (' ..
+        stalls .. ' stalls, maxStalls ' .. maxStalls .. ')', dlqTtl, lockTtl)
+      dead[#dead + 1] = id
+    else
+      local retries = tonumber(redis.call('HGET', jk, 'currentRetries')) or 0
+      redis.call('HSET', jk, 'status', retries > 0 and 'RETRYING' or 'PENDING', 'nextRunAt', now)
+      redis.call('HDEL', jk, 'leaseToken')
+      redis.call('ZADD', keys.pending, now, id)
+      requeued[#requeued + 1] = id
+    end
+  end
+end
+if #requeued > 0 then redis.call('PUBLISH', prefix .. 'wake', now) end
+if #dead > 0 then redis.call('PUBLISH', prefix .. 'done', table.concat(dead, ' ')) end
+return { requeued, dead }

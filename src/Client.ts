@@ -1,0 +1,235 @@
+/**
+ * RrqClient: enqueue jobs (typed through a JobDefinition, or by bare function
+ * name), read them, wait for their results across processes, cancel them.
+ */
+import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { randomUUID } from "node:crypto"
+import {
+  CorruptedJob,
+  DuplicateJob,
+  InvalidOptions,
+  InvalidParams,
+  JobFailed,
+  JobNotFound,
+  RedisError,
+  WaitTimeout
+} from "./Errors.js"
+import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob } from "./Job.js"
+import * as JobDefinition from "./JobDefinition.js"
+import { type CancelOutcome, JobStore } from "./JobStore.js"
+import { RrqSettings, type Settings } from "./Settings.js"
+import { parseDuration } from "./Settings.js"
+
+/** A job that was enqueued: where it lives, and whether this call created it. */
+export class Enqueued<R = unknown> extends JobRef {
+  /** false when an idempotency key matched an earlier job. */
+  declare readonly created: boolean
+  /** Decodes the stored result (the definition's result Schema, or JSON as is). */
+  declare readonly decodeResult: (json: unknown) => Either.Either<R, ParseResult.ParseError>
+  static of<R>(ref: { queue: string; id: string }, created: boolean, decode: Enqueued<R>["decodeResult"]) {
+    const e = new Enqueued<R>(ref)
+    return Object.assign(e, { created, decodeResult: decode })
+  }
+}
+
+export type EnqueueError = InvalidParams | InvalidOptions | DuplicateJob | RedisError
+
+export interface EnqueueRequest {
+  readonly job: JobDefinition.Any | string
+  readonly params: unknown
+  readonly options?: EnqueueOptions
+}
+
+export interface WaitOptions {
+  /** Give up with `WaitTimeout` after this long (default: wait forever). */
+  readonly timeout?: Duration.DurationInput
+}
+
+export type WaitError = WaitTimeout | JobFailed | JobNotFound | CorruptedJob | RedisError | InvalidParams
+
+export interface RrqClientShape {
+  readonly enqueue: {
+    <D extends JobDefinition.Any>(
+      definition: D,
+      params: JobDefinition.Params<D>,
+      options?: EnqueueOptions
+    ): Effect.Effect<Enqueued<JobDefinition.Result<D>>, EnqueueError>
+    (functionName: string, params: unknown, options?: EnqueueOptions): Effect.Effect<Enqueued, EnqueueError>
+  }
+  /** Enqueues many jobs in one round trip per queue; all or nothing per queue. */
+  readonly enqueueMany: (requests: ReadonlyArray<EnqueueRequest>) => Effect.Effect<ReadonlyArray<Enqueued>, EnqueueError>
+  readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | RedisError>
+  /**
+   * Waits until the job is terminal and returns its result, decoded by the
+   * definition's Schema when the ref came from a typed enqueue. Event-driven
+   * (pub/sub), with a slow re-check in case an event was missed.
+   */
+  readonly waitForResult: <R = unknown>(
+    ref: Enqueued<R> | JobRef,
+    options?: WaitOptions
+  ) => Effect.Effect<R, WaitError>
+  readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | RedisError>
+}
+
+export class RrqClient extends Context.Tag("rrq/RrqClient")<RrqClient, RrqClientShape>() {}
+
+const identity = (json: unknown) => Either.right(json)
+
+const durationMs = (name: string, input: Duration.DurationInput | undefined, min: number) => {
+  if (input === undefined) return Either.right(undefined)
+  return Either.flatMap(
+    Either.mapLeft(parseDuration(input), (m) => new InvalidOptions({ message: `${name}: ${m}` })),
+    (ms) =>
+      Number.isFinite(ms) && ms >= min
+        ? Either.right(Math.round(ms))
+        : Either.left(new InvalidOptions({ message: `${name} must be ${min > 0 ? "positive" : "≥ 0"}, got ${ms}ms` }))
+  )
+}
+
+/** Serialises params to JSON text, refusing what JSON cannot carry and what is too big. */
+export const serializeParams = (params: unknown, maxBytes: number): Either.Either<string, InvalidParams> => {
+  const kind = typeof params
+  if (kind === "function" || kind === "symbol" || kind === "bigint") {
+    return Either.left(new InvalidParams({ message: `params must be JSON-serialisable, got a ${kind}` }))
+  }
+  let json: string | undefined
+  try {
+    json = JSON.stringify(params === undefined ? null : params)
+  } catch (e) {
+    return Either.left(
+      new InvalidParams({ message: `params must be JSON-serialisable: ${e instanceof Error ? e.message : String(e)}` })
+    )
+  }
+  const bytes = Buffer.byteLength(json!, "utf8")
+  if (bytes > maxBytes) {
+    return Either.left(new InvalidParams({ message: `params are ${bytes} bytes, more than maxPayloadBytes (${maxBytes})` }))
+  }
+  return Either.right(json!)
+}
+
+/** Turns one request into a NewJob: params encoded and checked, options validated and resolved. */
+export const toNewJob = (
+  settings: Settings,
+  request: EnqueueRequest
+): Effect.Effect<NewJob, InvalidParams | InvalidOptions> =>
+  Effect.gen(function*() {
+    const definition = typeof request.job === "string" ? undefined : request.job
+    const functionName = typeof request.job === "string" ? request.job : request.job.name
+    const o = request.options ?? {}
+    if (functionName.length === 0) return yield* new InvalidOptions({ message: "function name must not be empty" })
+    if (o.deferBy !== undefined && o.deferUntil !== undefined) {
+      return yield* new InvalidOptions({ message: "deferBy and deferUntil are mutually exclusive" })
+    }
+    const encoded = definition
+      ? yield* Schema.encodeUnknown(definition.params)(request.params).pipe(
+        Effect.mapError((e) => new InvalidParams({ message: `params of '${functionName}' are invalid: ${e.message}` }))
+      )
+      : request.params
+    const params = yield* serializeParams(encoded, settings.maxPayloadBytes)
+    const delayMs = yield* durationMs("deferBy", o.deferBy, 0)
+    let runAt: number | undefined
+    if (o.deferUntil !== undefined) {
+      runAt = o.deferUntil instanceof Date ? o.deferUntil.getTime() : o.deferUntil
+      if (!Number.isFinite(runAt)) return yield* new InvalidOptions({ message: "deferUntil is not a valid date" })
+    }
+    const maxRetries = o.maxRetries ?? definition?.maxRetries ?? settings.defaultMaxRetries
+    if (!Number.isInteger(maxRetries) || maxRetries < 1) {
+      return yield* new InvalidOptions({ message: `maxRetries must be an integer ≥ 1, got ${maxRetries}` })
+    }
+    const timeoutMs = yield* durationMs("timeout", o.timeout ?? definition?.timeout, 1)
+    const resultTtlMs = (yield* durationMs("resultTtl", o.resultTtl ?? definition?.resultTtl, 0)) ??
+      settings.defaultResultTtlMs
+    for (const [name, value] of [["jobId", o.jobId], ["uniqueKey", o.uniqueKey], ["idempotencyKey", o.idempotencyKey]]) {
+      if (value !== undefined && (value.length === 0 || value.length > 256)) {
+        return yield* new InvalidOptions({ message: `${name} must be 1 to 256 characters` })
+      }
+    }
+    return {
+      id: o.jobId ?? randomUUID(),
+      queue: o.queue ?? definition?.queue ?? settings.defaultQueue,
+      functionName,
+      params,
+      maxRetries,
+      timeoutMs,
+      resultTtlMs,
+      runAt,
+      delayMs: delayMs ?? 0,
+      uniqueKey: o.uniqueKey,
+      idempotencyKey: o.idempotencyKey,
+      traceContext: o.traceContext
+    } satisfies NewJob
+  })
+
+/** How often a waiter re-reads the job in case a completion event was missed (e.g. during a reconnect). */
+const RECHECK_MS = 1_000
+
+export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> = Effect.gen(function*() {
+  const store = yield* JobStore
+  const settings = yield* RrqSettings
+
+  const enqueueMany: RrqClientShape["enqueueMany"] = (requests) =>
+    Effect.gen(function*() {
+      const jobs = yield* Effect.forEach(requests, (r) => toNewJob(settings, r))
+      const ids = new Set<string>()
+      for (const j of jobs) {
+        if (ids.has(`${j.queue}\u0000${j.id}`)) return yield* new DuplicateJob({ queue: j.queue, id: j.id })
+        ids.add(`${j.queue}\u0000${j.id}`)
+      }
+      const outcomes = yield* store.enqueue(jobs)
+      return outcomes.map((outcome, i) => {
+        const job = requests[i]!.job
+        const decode = typeof job === "string" ? identity : Schema.decodeUnknownEither(job.result)
+        return Enqueued.of({ queue: jobs[i]!.queue, id: outcome.id }, outcome._tag === "Created", decode)
+      })
+    })
+
+  const enqueue = ((job: JobDefinition.Any | string, params: unknown, options?: EnqueueOptions) =>
+    Effect.map(enqueueMany([options ? { job, params, options } : { job, params }]), (refs) => refs[0]!)) as RrqClientShape["enqueue"]
+
+  const waitForResult = <R>(ref: Enqueued<R> | JobRef, options: WaitOptions = {}): Effect.Effect<R, WaitError> => {
+    const decode = ref instanceof Enqueued ? ref.decodeResult : (identity as Enqueued<R>["decodeResult"])
+    const timeoutMs = options.timeout === undefined ? undefined : Duration.toMillis(options.timeout)
+    // One look at the job: Some(result) when terminal; else wait for its event (or the re-check) and None.
+    const look: Effect.Effect<Option.Option<R>, WaitError> = Effect.scoped(
+      Effect.gen(function*() {
+        const finished = yield* store.finishedSignal(ref)
+        const job = yield* store.getJob(ref)
+        if (Option.isNone(job)) return yield* new JobNotFound({ queue: ref.queue, id: ref.id })
+        const j = job.value
+        if (j.status === "COMPLETED") {
+          const result = yield* Either.mapLeft(
+            decode(j.result),
+            (e) => new InvalidParams({ message: `result of job '${j.id}' does not match its Schema: ${e.message}` })
+          )
+          return Option.some(result)
+        }
+        if (isTerminal(j.status)) {
+          return yield* new JobFailed({ queue: j.queue, id: j.id, status: j.status, ...(j.lastError ? { error: j.lastError } : {}) })
+        }
+        yield* Effect.timeout(finished, RECHECK_MS).pipe(Effect.ignore)
+        return Option.none()
+      })
+    )
+    const poll = Effect.repeat(look, { until: Option.isSome }).pipe(Effect.map((r) => (r as Option.Some<R>).value))
+    return timeoutMs === undefined
+      ? poll
+      : poll.pipe(
+        Effect.timeoutFail({
+          duration: timeoutMs,
+          onTimeout: () => new WaitTimeout({ queue: ref.queue, id: ref.id, timeoutMs })
+        })
+      )
+  }
+
+  return {
+    enqueue,
+    enqueueMany,
+    getJob: store.getJob,
+    waitForResult,
+    cancel: store.cancel
+  } satisfies RrqClientShape
+})
+
+export const layer: Layer.Layer<RrqClient, never, JobStore | RrqSettings> = Layer.effect(RrqClient, make)
+
+export { JobRef, RedisError }

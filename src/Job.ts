@@ -1,0 +1,110 @@
+/**
+ * The job model: the record stored in `rrq:{q}:job:<id>`, its statuses, and
+ * the options accepted when enqueueing.
+ */
+import { Duration, Schema } from "effect"
+
+export const JobId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256), Schema.brand("rrq/JobId"))
+export type JobId = typeof JobId.Type
+
+export const JobStatus = Schema.Literal("PENDING", "ACTIVE", "COMPLETED", "FAILED", "RETRYING", "CANCELLED")
+export type JobStatus = typeof JobStatus.Type
+
+/** Terminal statuses: the job will not run again unless requeued from the DLQ. */
+export const isTerminal = (status: JobStatus): boolean =>
+  status === "COMPLETED" || status === "FAILED" || status === "CANCELLED"
+
+/** Where a job lives: its queue and its id. */
+export class JobRef extends Schema.Class<JobRef>("rrq/JobRef")({
+  queue: Schema.String,
+  id: Schema.String
+}) {}
+
+/** Numbers are stored as decimal strings in the hash. */
+const Num = Schema.NumberFromString
+const OptNum = Schema.optional(Schema.NumberFromString)
+const OptStr = Schema.optional(Schema.String)
+/** JSON fields are stored as JSON text and exposed parsed. */
+const Json = Schema.parseJson()
+
+/**
+ * A job record. Its encoded form is exactly the Redis hash (every field a
+ * string), so `Schema.decodeUnknown(Job)(HGETALL)` reads a record back.
+ */
+export class Job extends Schema.Class<Job>("rrq/Job")({
+  id: Schema.String,
+  queue: Schema.String,
+  functionName: Schema.String,
+  params: Json,
+  status: JobStatus,
+  /** Failed attempts so far. */
+  currentRetries: Num,
+  /** Total number of attempts allowed. */
+  maxRetries: Num,
+  timeoutMs: OptNum,
+  resultTtlMs: OptNum,
+  uniqueKey: OptStr,
+  enqueuedAt: Num,
+  nextRunAt: OptNum,
+  startedAt: OptNum,
+  completedAt: OptNum,
+  workerId: OptStr,
+  leaseToken: OptStr,
+  stalls: Num,
+  result: Schema.optional(Json),
+  lastError: OptStr,
+  traceContext: OptStr
+}) {
+  /** The attempt a worker would run next (1 on the first run). */
+  get attempt(): number {
+    return this.currentRetries + 1
+  }
+}
+
+/** The JSON shape of a job (numbers as numbers, params and result parsed), as printed by `--json`. */
+export const toJson = (job: Job) => ({ ...job })
+
+export const decodeHash = Schema.decodeUnknownEither(Job)
+
+/** Options accepted by every enqueue. */
+export interface EnqueueOptions {
+  /** Queue to put the job on (default: the definition's queue, then the settings' default queue). */
+  readonly queue?: string
+  /** A caller-chosen id; enqueueing an existing id fails with `DuplicateJob`. */
+  readonly jobId?: string
+  /** Run no earlier than this long from now. */
+  readonly deferBy?: Duration.DurationInput
+  /** Run no earlier than this instant. */
+  readonly deferUntil?: Date | number
+  /** Total attempts allowed (≥ 1). */
+  readonly maxRetries?: number
+  /** Per-attempt timeout. */
+  readonly timeout?: Duration.DurationInput
+  /** How long the finished record is kept (0: forever). */
+  readonly resultTtl?: Duration.DurationInput
+  /** At most one job per key is pending or running; later ones wait for the holder. */
+  readonly uniqueKey?: string
+  /** A second enqueue with this key returns the existing job. */
+  readonly idempotencyKey?: string
+  /** W3C trace context to carry to the worker. */
+  readonly traceContext?: string
+}
+
+/** A job ready to be written by `JobStore.enqueue`: validated, serialised, timed. */
+export interface NewJob {
+  readonly id: string
+  readonly queue: string
+  readonly functionName: string
+  /** JSON text of the params. */
+  readonly params: string
+  readonly maxRetries: number
+  readonly timeoutMs?: number | undefined
+  readonly resultTtlMs: number
+  /** Absolute run-at (deferUntil), epoch ms. */
+  readonly runAt?: number | undefined
+  /** Relative delay (deferBy), from the store's clock at enqueue. */
+  readonly delayMs: number
+  readonly uniqueKey?: string | undefined
+  readonly idempotencyKey?: string | undefined
+  readonly traceContext?: string | undefined
+}

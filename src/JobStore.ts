@@ -1,0 +1,164 @@
+/**
+ * JobStore: every state transition of a job (DESIGN §4), as one service.
+ * Two implementations: `layerRedis` (each transition one Lua script) and
+ * `layerMemory` (pure Effect, works with TestClock). Both pass the contract
+ * suite in `rrq/testing`.
+ */
+import type { Effect, Option, Scope } from "effect"
+import { Context, Layer } from "effect"
+import type { CorruptedJob, DuplicateJob, InvalidOptions, JobNotFound, RedisError } from "./Errors.js"
+import type { Job, JobRef, JobStatus, NewJob } from "./Job.js"
+import * as MemoryStore from "./JobStore/Memory.js"
+import * as RedisStore from "./JobStore/Redis.js"
+import * as Redis from "./Redis.js"
+import type { RedisClient } from "./Redis.js"
+import * as Scripts from "./Scripts.js"
+import type { RrqSettings } from "./Settings.js"
+
+/** What a worker needs to run a claimed job. */
+export interface ClaimedJob {
+  readonly queue: string
+  readonly id: string
+  readonly functionName: string
+  /** JSON text of the params. */
+  readonly params: string
+  readonly currentRetries: number
+  readonly maxRetries: number
+  readonly timeoutMs: number | undefined
+  readonly enqueuedAt: number
+  readonly leaseToken: string
+  readonly traceContext: string | undefined
+}
+
+export interface ClaimResult {
+  readonly jobs: ReadonlyArray<ClaimedJob>
+  /** When fewer jobs were ready than asked: the run-at of the earliest job still pending. */
+  readonly nextRunAt: number | undefined
+}
+
+export interface ClaimOptions {
+  readonly count: number
+  readonly workerId: string
+  readonly leaseMs: number
+}
+
+/** `Created` for a new job, `Existing` when an idempotency key matched an earlier one. */
+export type EnqueueOutcome =
+  | { readonly _tag: "Created"; readonly id: string }
+  | { readonly _tag: "Existing"; readonly id: string }
+
+/** A lease-bearing reference to a running job. */
+export interface Lease {
+  readonly id: string
+  readonly token: string
+}
+
+export interface Completion extends Lease {
+  /** JSON text of the result. */
+  readonly result: string
+}
+
+/** `lost`: the caller no longer holds the lease; nothing was written. */
+export type RetryOutcome = "RETRYING" | "FAILED" | "lost"
+export type FailOutcome = "FAILED" | "lost"
+
+export type CancelOutcome =
+  | { readonly _tag: "Cancelled"; readonly wasRunning: boolean }
+  | { readonly _tag: "AlreadyFinished"; readonly status: JobStatus }
+
+export interface RecoverOutcome {
+  /** Jobs whose lease expired, back in pending (stalls + 1). */
+  readonly requeued: ReadonlyArray<string>
+  /** Jobs that stalled more than `maxStalls` times, or whose record was unreadable. */
+  readonly deadLettered: ReadonlyArray<string>
+}
+
+export interface DlqFilter {
+  readonly ids?: ReadonlyArray<string>
+  readonly functionName?: string
+  readonly limit?: number
+}
+
+export interface QueueStats {
+  readonly queue: string
+  /** Pending and due now. */
+  readonly ready: number
+  /** Pending with a run-at in the future (deferred, or waiting out a retry backoff). */
+  readonly delayed: number
+  readonly active: number
+  readonly dlq: number
+  readonly completedTotal: number
+  readonly failedTotal: number
+}
+
+export interface JobStoreShape {
+  /** Writes jobs (record + pending entry) atomically per queue. A duplicate id fails the whole call. */
+  readonly enqueue: (
+    jobs: ReadonlyArray<NewJob>
+  ) => Effect.Effect<ReadonlyArray<EnqueueOutcome>, DuplicateJob | InvalidOptions | RedisError>
+  /** Moves up to `count` ready jobs to active with a fresh lease token each. */
+  readonly claim: (queue: string, options: ClaimOptions) => Effect.Effect<ClaimResult, RedisError>
+  /** Records results; `false` for each completion whose lease was lost. */
+  readonly complete: (
+    queue: string,
+    completions: ReadonlyArray<Completion>
+  ) => Effect.Effect<ReadonlyArray<boolean>, RedisError>
+  /** Counts a failed attempt: back to pending after `delayMs`, or FAILED into the DLQ when attempts are used up. */
+  readonly retry: (
+    queue: string,
+    lease: Lease,
+    options: { readonly delayMs: number; readonly error: string }
+  ) => Effect.Effect<RetryOutcome, RedisError>
+  /** Counts a failed attempt and moves the job to the DLQ at once. */
+  readonly fail: (queue: string, lease: Lease, error: string) => Effect.Effect<FailOutcome, RedisError>
+  /** Returns running jobs to pending without counting an attempt (shutdown). */
+  readonly requeue: (queue: string, leases: ReadonlyArray<Lease>) => Effect.Effect<ReadonlyArray<boolean>, RedisError>
+  /** Renews leases; `false` for each lease that was lost. */
+  readonly extend: (
+    queue: string,
+    leases: ReadonlyArray<Lease>,
+    leaseMs: number
+  ) => Effect.Effect<ReadonlyArray<boolean>, RedisError>
+  /** Returns jobs whose lease expired to pending, or to the DLQ after `maxStalls`. */
+  readonly recover: (
+    queue: string,
+    options: { readonly maxStalls: number; readonly limit: number }
+  ) => Effect.Effect<RecoverOutcome, RedisError>
+  /** Cancels a pending job at once; a running one is marked CANCELLED and its worker told to interrupt it. */
+  readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | RedisError>
+  readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | RedisError>
+  /** DLQ entries, most recent failure first. Records that expired are skipped. */
+  readonly dlqList: (
+    queue: string,
+    options: { readonly offset: number; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<Job>, CorruptedJob | RedisError>
+  /** Moves matching DLQ jobs back to pending, with retries, status and expiry reset. Returns their ids. */
+  readonly dlqRequeue: (queue: string, filter: DlqFilter) => Effect.Effect<ReadonlyArray<string>, RedisError>
+  /** Deletes matching DLQ jobs. Returns how many. */
+  readonly dlqPurge: (queue: string, filter: DlqFilter) => Effect.Effect<number, RedisError>
+  readonly stats: (queue: string) => Effect.Effect<QueueStats, RedisError>
+  readonly queues: Effect.Effect<ReadonlyArray<string>, RedisError>
+  /**
+   * Arms a wake-up for the given queues and returns the wait. Arm before
+   * claiming and wait after an empty claim, so an enqueue in between is not missed.
+   */
+  readonly workSignal: (queues: ReadonlyArray<string>) => Effect.Effect<Effect.Effect<void>>
+  /** Arms a wait for the job reaching a terminal state (or being cancelled). */
+  readonly finishedSignal: (ref: JobRef) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
+}
+
+export class JobStore extends Context.Tag("rrq/JobStore")<JobStore, JobStoreShape>() {}
+
+/** The Redis store: every transition one Lua script. Needs RedisClient and RrqSettings. */
+export const layerRedis: Layer.Layer<JobStore, never, RedisClient | RrqSettings> = Layer.scoped(
+  JobStore,
+  RedisStore.make
+).pipe(Layer.provide(Scripts.layer))
+
+/** The Redis store over its own connection, from RrqSettings.redisUrl. */
+export const layerRedisConfig: Layer.Layer<JobStore, never, RrqSettings> = layerRedis.pipe(
+  Layer.provide(Redis.layerFromSettings)
+)
+
+/** The in-memory store: pure Effect, for tests and the demo (works with TestClock). */
+export const layerMemory: Layer.Layer<JobStore, never, RrqSettings> = Layer.effect(JobStore, MemoryStore.make)

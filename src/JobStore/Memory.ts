@@ -1,0 +1,918 @@
+/**
+ * The in-memory JobStore (`layerMemory`): the transitions of `lua/*.lua` on
+ * plain Maps, timed by Effect's `Clock` so tests can drive it with TestClock.
+ *
+ * The state is modelled on the Redis keyspace (hashes of strings, sorted sets,
+ * string keys with TTLs) so every method can follow its script line by line.
+ * Each transition runs in one synchronous step, with no yield between reading
+ * and writing, which makes it atomic the way a Lua script is. As in Redis, a
+ * command error in the middle of a script (WRONGTYPE, HINCRBY on a
+ * non-integer) keeps the writes made so far and fails with `RedisError`.
+ */
+import { Buffer } from "node:buffer"
+import { Clock, Deferred, Effect, Either, Exit, FiberId, Option, Random } from "effect"
+import { CorruptedJob, DuplicateJob, InvalidOptions, JobNotFound, RedisError } from "../Errors.js"
+import { decodeHash } from "../Job.js"
+import type { Job, JobRef, NewJob } from "../Job.js"
+import type {
+  CancelOutcome,
+  ClaimedJob,
+  ClaimOptions,
+  ClaimResult,
+  Completion,
+  DlqFilter,
+  EnqueueOutcome,
+  FailOutcome,
+  JobStoreShape,
+  Lease,
+  QueueStats,
+  RecoverOutcome,
+  RetryOutcome
+} from "../JobStore.js"
+import * as Keys from "../Keys.js"
+import { RrqSettings, type Settings } from "../Settings.js"
+
+/**
+ * Checks a job before anything is written. Shared by both stores, so a bad
+ * job is rejected the same way whatever the backend.
+ */
+export const validateNewJob = (job: NewJob, settings: Settings): InvalidOptions | undefined => {
+  const invalid = (message: string) => new InvalidOptions({ message })
+  if (!Keys.isValidQueueName(job.queue)) {
+    return invalid(`invalid queue name '${job.queue}' (1 to 200 characters, no braces or whitespace)`)
+  }
+  if (!Number.isInteger(job.maxRetries) || job.maxRetries < 1) {
+    return invalid(`maxRetries must be an integer ≥ 1, got ${job.maxRetries}`)
+  }
+  if (!Number.isFinite(job.delayMs) || job.delayMs < 0) {
+    return invalid(`the delay must be a finite, non-negative duration, got ${job.delayMs}ms`)
+  }
+  if (job.runAt !== undefined && !Number.isFinite(job.runAt)) {
+    return invalid(`the run-at must be a finite instant, got ${job.runAt}`)
+  }
+  const bytes = Buffer.byteLength(job.params, "utf8")
+  if (bytes > settings.maxPayloadBytes) {
+    return invalid(`params are ${bytes} bytes, more than maxPayloadBytes (${settings.maxPayloadBytes})`)
+  }
+  return undefined
+}
+
+/** The store plus hooks for the contract suite to simulate corrupted data. */
+export interface MemoryStore extends JobStoreShape {
+  /** Replaces a job's record: a field map, a key of the wrong type (like a Redis string), or nothing. */
+  readonly unsafeSetRecord: (
+    queue: string,
+    id: string,
+    record: Record<string, string> | "not-a-hash" | undefined
+  ) => Effect.Effect<void>
+  /** Adds a raw pending entry, whether or not a record exists. */
+  readonly unsafeAddPending: (queue: string, id: string, runAt: number) => Effect.Effect<void>
+}
+
+// ---------------------------------------------------------------------------
+// A tiny model of the Redis keyspace of one queue
+
+type StoredKey =
+  | { readonly type: "hash"; readonly fields: Map<string, string>; expiresAt: number | undefined }
+  | { readonly type: "string"; readonly value: string; expiresAt: number | undefined }
+
+/** A string key with an optional expiry (unique locks, idempotency keys). */
+interface Timed {
+  readonly value: string
+  expiresAt: number | undefined
+}
+
+/** A sorted set: member → score. Ordered on read, like ZRANGE. */
+type ZSet = Map<string, number>
+
+interface QueueState {
+  readonly name: string
+  /** `rrq:{q}:`, only used in messages (the quarantine reason names the kept key). */
+  readonly prefix: string
+  /** `job:<id>` keys. */
+  readonly records: Map<string, StoredKey>
+  /** `corrupt:<id>`: unreadable records moved aside by quarantine. */
+  readonly corrupt: Map<string, StoredKey>
+  readonly pending: ZSet
+  readonly active: ZSet
+  readonly dlq: ZSet
+  /** `unique:<key>` → holder id. */
+  readonly uniqueLocks: Map<string, Timed>
+  /** `unique-waiting:<key>` → ids by enqueue time. */
+  readonly uniqueWaiting: Map<string, ZSet>
+  /** `idem:<key>` → id. */
+  readonly idempotency: Map<string, Timed>
+  completedTotal: number
+  failedTotal: number
+  /** Stands for the `wake` channel: completed and replaced whenever work may be ready. */
+  wake: Deferred.Deferred<void>
+}
+
+/** What one transition sees: the queue's keyspace and the script's single `now`. */
+interface Ctx {
+  readonly q: QueueState
+  readonly now: number
+}
+
+/** A Redis command error inside a script; becomes `RedisError`. */
+class ScriptError extends Error {}
+
+const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+const NOT_INTEGER = "ERR hash value is not an integer"
+
+// A key lives `ttl` ms: gone once the clock reaches its deadline (TestClock-friendly).
+const isExpired = (entry: { readonly expiresAt: number | undefined }, now: number) =>
+  entry.expiresAt !== undefined && entry.expiresAt <= now
+
+/** Reads a key, purging it first when it has expired (Redis' lazy expiry). */
+const live = <V extends { readonly expiresAt: number | undefined }>(
+  map: Map<string, V>,
+  key: string,
+  now: number
+): V | undefined => {
+  const entry = map.get(key)
+  if (entry !== undefined && isExpired(entry, now)) {
+    map.delete(key)
+    return undefined
+  }
+  return entry
+}
+
+/** PEXPIRE ttl, or no expiry for 0 (`expireOrPersist`; also used for lock and idempotency TTLs). */
+const deadline = (now: number, ttl: number): number | undefined => (ttl > 0 ? now + ttl : undefined)
+
+/** Redis orders members with equal scores bytewise (memcmp of UTF-8), not by UTF-16 code units. */
+const compareMembers = (a: string, b: string): number => {
+  if (a === b) return 0
+  const n = Math.min(a.length, b.length)
+  let i = 0
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++
+  if (i === n) return a.length - b.length
+  // UTF-8 order is code point order: surrogates (D800–DFFF) sort above E000–FFFF
+  const fix = (c: number) => (c >= 0xe000 ? c - 0x800 : c >= 0xd800 ? c + 0x2000 : c)
+  return fix(a.charCodeAt(i)) - fix(b.charCodeAt(i))
+}
+
+type ZEntry = readonly [member: string, score: number]
+
+const byScore = (a: ZEntry, b: ZEntry): number => a[1] - b[1] || compareMembers(a[0], b[0])
+
+/** ZRANGEBYSCORE key -inf max LIMIT 0 count (a negative count means no limit). */
+const zrangeByScore = (z: ZSet, max: number, count: number): Array<ZEntry> => {
+  const hits = [...z].filter(([, score]) => score <= max).sort(byScore)
+  return count < 0 ? hits : hits.slice(0, count)
+}
+
+/** ZRANGE key 0 0 WITHSCORES. */
+const zfirst = (z: ZSet): ZEntry | undefined => {
+  let best: ZEntry | undefined
+  for (const entry of z) if (best === undefined || byScore(entry, best) < 0) best = entry
+  return best
+}
+
+/** Index ranges as ZRANGE/ZREVRANGE read them: negative indexes count from the end. */
+const indexRange = <A>(xs: ReadonlyArray<A>, start: number, stop: number): Array<A> => {
+  const n = xs.length
+  let s = start < 0 ? n + start : start
+  const e = Math.min(stop < 0 ? n + stop : stop, n - 1)
+  if (s < 0) s = 0
+  return s > e || s >= n ? [] : xs.slice(s, e + 1)
+}
+
+const luaSpace = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g
+const luaDecimal = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
+const luaHex = /^[+-]?0[xX][0-9a-fA-F]+$/
+const luaSpecial = /^[+-]?(?:inf(?:inity)?|nan)$/i
+
+/** Lua 5.1's `tonumber` on a string (strtod: surrounding spaces, hex, inf/nan); `undefined` for nil. */
+const luaToNumber = (s: string | undefined): number | undefined => {
+  if (s === undefined) return undefined
+  const t = s.replace(luaSpace, "")
+  if (luaDecimal.test(t)) return Number(t)
+  if (luaHex.test(t)) return t.startsWith("-") ? -parseInt(t.slice(3), 16) : parseInt(t.replace(/^\+?0[xX]/, ""), 16)
+  if (luaSpecial.test(t)) return /nan/i.test(t) ? NaN : t.startsWith("-") ? -Infinity : Infinity
+  return undefined
+}
+
+/** Lua's `string.format('%q', s)`, used in the quarantine reason. */
+const luaQuote = (s: string): string =>
+  `"${s.replace(/["\\\n\r\0]/g, (c) => (c === "\r" ? "\\r" : c === "\0" ? "\\000" : `\\${c}`))}"`
+
+/** Arguments reach the scripts as strings, so an empty string means "not given". */
+const given = (s: string | undefined): string | undefined => (s === undefined || s === "" ? undefined : s)
+
+type TerminalStatus = "COMPLETED" | "FAILED" | "CANCELLED"
+const isTerminalStatus = (status: string | undefined): status is TerminalStatus =>
+  status === "COMPLETED" || status === "FAILED" || status === "CANCELLED"
+
+// --- Redis commands on a job record (`job:<id>`) ---
+
+/** TYPE */
+const keyType = (c: Ctx, id: string): "none" | StoredKey["type"] => live(c.q.records, id, c.now)?.type ?? "none"
+
+/** The fields of a hash record; WRONGTYPE when the key holds something else (HGET, HMGET...). */
+const hash = (c: Ctx, id: string): Map<string, string> | undefined => {
+  const stored = live(c.q.records, id, c.now)
+  if (stored === undefined) return undefined
+  if (stored.type !== "hash") throw new ScriptError(WRONGTYPE)
+  return stored.fields
+}
+
+const hget = (c: Ctx, id: string, field: string): string | undefined => hash(c, id)?.get(field)
+
+/** HSET, creating the hash (without expiry) when absent. Numbers are written as decimal strings. */
+const hset = (c: Ctx, id: string, fields: Readonly<Record<string, string | number>>): void => {
+  let h = hash(c, id)
+  if (h === undefined) {
+    h = new Map()
+    c.q.records.set(id, { type: "hash", fields: h, expiresAt: undefined })
+  }
+  for (const [field, value] of Object.entries(fields)) h.set(field, String(value))
+}
+
+/** HDEL; like Redis, a hash left empty disappears. */
+const hdel = (c: Ctx, id: string, ...fields: ReadonlyArray<string>): void => {
+  const h = hash(c, id)
+  if (h === undefined) return
+  for (const field of fields) h.delete(field)
+  if (h.size === 0) c.q.records.delete(id)
+}
+
+/** HINCRBY: the field must hold a plain integer (no spaces, no sign +, no leading zeros). */
+const hincrby = (c: Ctx, id: string, field: string, by: number): number => {
+  if (hash(c, id) === undefined) hset(c, id, {})
+  const h = hash(c, id)!
+  const raw = h.get(field) ?? "0"
+  if (!/^(?:0|-?[1-9]\d*)$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ScriptError(NOT_INTEGER)
+  const value = Number(raw) + by
+  h.set(field, String(value))
+  return value
+}
+
+/** `expireOrPersist`: PEXPIRE when ttl > 0, else PERSIST. */
+const expireOrPersist = (c: Ctx, id: string, ttl: number): void => {
+  const stored = live(c.q.records, id, c.now)
+  if (stored !== undefined) stored.expiresAt = deadline(c.now, ttl)
+}
+
+/** `holdsLease`: true when the caller still holds the job's lease. */
+const holdsLease = (c: Ctx, id: string, token: string): boolean => {
+  const h = hash(c, id)
+  return h?.get("status") === "ACTIVE" && h.get("leaseToken") === token
+}
+
+const emptyStats = (queue: string): QueueStats => ({
+  queue,
+  ready: 0,
+  delayed: 0,
+  active: 0,
+  dlq: 0,
+  completedTotal: 0,
+  failedTotal: 0
+})
+
+const newSignal = () => Deferred.unsafeMake<void>(FiberId.none)
+
+export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(function*() {
+  const settings = yield* RrqSettings
+  const keys = Keys.make(settings.keyPrefix)
+  const lockTtl = settings.uniqueLockTtlMs
+  const dlqTtl = settings.dlqTtlMs
+
+  // The single mutable state: every queue's keyspace, the `rrq:queues` set,
+  // and the listeners of each queue's `done` channel by job id.
+  const state = {
+    queues: new Map<string, QueueState>(),
+    known: new Set<string>(),
+    finished: new Map<string, Map<string, Set<Deferred.Deferred<void>>>>(),
+    tokenSeq: 0
+  }
+
+  const queueState = (name: string): QueueState => {
+    let q = state.queues.get(name)
+    if (q === undefined) {
+      q = {
+        name,
+        prefix: keys.queue(name).prefix,
+        records: new Map(),
+        corrupt: new Map(),
+        pending: new Map(),
+        active: new Map(),
+        dlq: new Map(),
+        uniqueLocks: new Map(),
+        uniqueWaiting: new Map(),
+        idempotency: new Map(),
+        completedTotal: 0,
+        failedTotal: 0,
+        wake: newSignal()
+      }
+      state.queues.set(name, q)
+    }
+    return q
+  }
+
+  /**
+   * Runs one script body atomically at a single `now`. A `ScriptError` becomes
+   * `RedisError` (writes made before it stay, as in Redis); any other throw is a defect.
+   */
+  const atomically = <A>(name: string, body: (now: number) => A): Effect.Effect<A, RedisError> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.suspend(() => {
+        try {
+          return Effect.succeed(body(now))
+        } catch (e) {
+          if (e instanceof ScriptError) {
+            return Effect.fail(new RedisError({ message: `Script ${name} failed: ${e.message}`, cause: e }))
+          }
+          throw e
+        }
+      }))
+
+  /** A script on one queue's keys. */
+  const script = <A>(name: string, queue: string, body: (c: Ctx) => A): Effect.Effect<A, RedisError> =>
+    atomically(name, (now) => body({ q: queueState(queue), now }))
+
+  // --- pub/sub stand-ins ---
+
+  /** PUBLISH wake: wakes every worker armed on the queue, then re-arms. */
+  const signalWork = (q: QueueState): void => {
+    const fired = q.wake
+    q.wake = newSignal()
+    Deferred.unsafeDone(fired, Exit.void)
+  }
+
+  /** PUBLISH done: the job reached a terminal state. Waiters are one-shot. */
+  const signalFinished = (q: QueueState, id: string): void => {
+    const byId = state.finished.get(q.name)
+    const waiters = byId?.get(id)
+    if (byId === undefined || waiters === undefined) return
+    byId.delete(id)
+    for (const waiter of waiters) Deferred.unsafeDone(waiter, Exit.void)
+  }
+
+  // --- the helpers of lua/include/common.lua ---
+
+  /** `acquireUnique`: takes the lock, or parks the job in the key's waiting set. True when it may go to pending. */
+  const acquireUnique = (c: Ctx, uniqueKey: string, id: string): boolean => {
+    const holder = live(c.q.uniqueLocks, uniqueKey, c.now)
+    if (holder?.value === id) {
+      holder.expiresAt = deadline(c.now, lockTtl)
+      return true
+    }
+    if (holder === undefined) {
+      c.q.uniqueLocks.set(uniqueKey, { value: id, expiresAt: deadline(c.now, lockTtl) })
+      return true
+    }
+    let waiting = c.q.uniqueWaiting.get(uniqueKey)
+    if (waiting === undefined) c.q.uniqueWaiting.set(uniqueKey, (waiting = new Map()))
+    waiting.set(id, c.now)
+    return false
+  }
+
+  /** `releaseUnique`: hands the key to the first job still waiting (runnable now), or frees it. */
+  const releaseUnique = (c: Ctx, id: string): void => {
+    const uniqueKey = hget(c, id, "uniqueKey")
+    if (uniqueKey === undefined) return
+    const holder = live(c.q.uniqueLocks, uniqueKey, c.now)
+    if (holder !== undefined && holder.value !== id) return
+    const waiting = c.q.uniqueWaiting.get(uniqueKey)
+    for (;;) {
+      const next = waiting === undefined ? undefined : zfirst(waiting)
+      if (waiting === undefined || next === undefined) {
+        c.q.uniqueLocks.delete(uniqueKey)
+        c.q.uniqueWaiting.delete(uniqueKey)
+        return
+      }
+      const [nextId] = next
+      waiting.delete(nextId)
+      if (waiting.size === 0) c.q.uniqueWaiting.delete(uniqueKey)
+      // skips jobs cancelled or gone while waiting
+      const fields = hash(c, nextId)
+      if (fields?.get("status") === "PENDING") {
+        c.q.uniqueLocks.set(uniqueKey, { value: nextId, expiresAt: deadline(c.now, lockTtl) })
+        const wanted = luaToNumber(fields.get("nextRunAt"))
+        const runAt = wanted === undefined || Number.isNaN(wanted) || wanted < c.now ? c.now : wanted
+        hset(c, nextId, { nextRunAt: runAt })
+        c.q.pending.set(nextId, runAt)
+        signalWork(c.q)
+        return
+      }
+    }
+  }
+
+  /** `deadLetter`: FAILED into the DLQ; the record expires after dlqTtlMs. */
+  const deadLetter = (c: Ctx, id: string, error: string): void => {
+    hset(c, id, { status: "FAILED", completedAt: c.now, lastError: error })
+    hdel(c, id, "leaseToken")
+    c.q.dlq.set(id, c.now)
+    c.q.failedTotal += 1
+    releaseUnique(c, id)
+    expireOrPersist(c, id, dlqTtl)
+    signalFinished(c.q, id)
+  }
+
+  const numericFields = new Set(["currentRetries", "maxRetries", "enqueuedAt", "stalls"])
+
+  /**
+   * `quarantine`: a record that cannot be run goes to the DLQ with a clear reason.
+   * A key of another type is moved aside to `corrupt:<id>`; missing or
+   * non-numeric fields get placeholders so the record can be read.
+   */
+  const quarantine = (c: Ctx, id: string, reason: string): void => {
+    const stored = live(c.q.records, id, c.now)
+    if (stored !== undefined && stored.type !== "hash") {
+      // RENAME keeps the key's TTL
+      c.q.corrupt.set(id, stored)
+      c.q.records.delete(id)
+      reason += ` (the record was a ${stored.type}, kept at ${c.q.prefix}${Keys.suffix.corrupt}${id})`
+    }
+    const placeholders: ReadonlyArray<readonly [string, string]> = [
+      ["id", id],
+      ["queue", c.q.name],
+      ["functionName", "(unknown)"],
+      ["params", "null"],
+      ["currentRetries", "0"],
+      ["maxRetries", "0"],
+      ["enqueuedAt", String(c.now)],
+      ["stalls", "0"]
+    ]
+    for (const [field, placeholder] of placeholders) {
+      const value = hget(c, id, field)
+      if (value === undefined || (numericFields.has(field) && luaToNumber(value) === undefined)) {
+        if (value !== undefined) reason += `; ${field} was ${luaQuote(value)}`
+        hset(c, id, { [field]: placeholder })
+      }
+    }
+    c.q.pending.delete(id)
+    c.q.active.delete(id)
+    deadLetter(c, id, reason)
+  }
+
+  /** Back to pending now, without counting an attempt (requeue.lua and recover.lua). */
+  const backToPending = (c: Ctx, id: string): void => {
+    const retries = luaToNumber(hget(c, id, "currentRetries")) ?? 0
+    hset(c, id, { status: retries > 0 ? "RETRYING" : "PENDING", nextRunAt: c.now })
+    hdel(c, id, "leaseToken")
+    c.q.pending.set(id, c.now)
+  }
+
+  // --- transitions ---
+
+  /**
+   * enqueue.lua, one queue after another. The duplicate check runs for every
+   * queue of the call before anything is written, and also rejects an id
+   * given twice in the call (the script would silently overwrite the first).
+   */
+  const enqueue = Effect.fn("MemoryStore.enqueue")(function*(jobs: ReadonlyArray<NewJob>) {
+    for (const job of jobs) {
+      const invalid = validateNewJob(job, settings)
+      if (invalid !== undefined) return yield* invalid
+    }
+    const groups = new Map<string, Array<number>>()
+    jobs.forEach((job, i) => {
+      const group = groups.get(job.queue)
+      if (group === undefined) groups.set(job.queue, [i])
+      else group.push(i)
+    })
+    const outcome = yield* atomically("enqueue", (now) => {
+      const idemHolder = (q: QueueState, key: string | undefined) =>
+        key === undefined ? undefined : live(q.idempotency, key, now)?.value
+
+      // first pass: nothing is written when an id exists (unless its idempotency key answers for it)
+      for (const [queue, indexes] of groups) {
+        const c: Ctx = { q: queueState(queue), now }
+        const created = new Set<string>()
+        const claimedKeys = new Set<string>()
+        for (const i of indexes) {
+          const job = jobs[i]!
+          const idem = given(job.idempotencyKey)
+          if (idemHolder(c.q, idem) !== undefined || (idem !== undefined && claimedKeys.has(idem))) continue
+          if (keyType(c, job.id) !== "none" || created.has(job.id)) return new DuplicateJob({ queue, id: job.id })
+          created.add(job.id)
+          if (idem !== undefined) claimedKeys.add(idem)
+        }
+      }
+
+      const outcomes: Array<EnqueueOutcome> = new Array(jobs.length)
+      for (const [queue, indexes] of groups) {
+        state.known.add(queue)
+        const c: Ctx = { q: queueState(queue), now }
+        let runnableAny = false
+        for (const i of indexes) {
+          const job = jobs[i]!
+          const idem = given(job.idempotencyKey)
+          const existing = idemHolder(c.q, idem)
+          if (existing !== undefined) {
+            outcomes[i] = { _tag: "Existing", id: existing }
+            continue
+          }
+          const runAt = job.runAt ?? now + job.delayMs
+          hset(c, job.id, {
+            id: job.id,
+            queue,
+            functionName: job.functionName,
+            params: job.params,
+            status: "PENDING",
+            currentRetries: 0,
+            maxRetries: job.maxRetries,
+            resultTtlMs: job.resultTtlMs,
+            enqueuedAt: now,
+            nextRunAt: runAt,
+            stalls: 0
+          })
+          if (job.timeoutMs !== undefined) hset(c, job.id, { timeoutMs: job.timeoutMs })
+          const traceContext = given(job.traceContext)
+          if (traceContext !== undefined) hset(c, job.id, { traceContext })
+          const unique = given(job.uniqueKey)
+          let runnable = true
+          if (unique !== undefined) {
+            hset(c, job.id, { uniqueKey: unique })
+            runnable = acquireUnique(c, unique, job.id)
+          }
+          if (runnable) {
+            c.q.pending.set(job.id, runAt)
+            runnableAny = true
+          }
+          if (idem !== undefined) {
+            c.q.idempotency.set(idem, { value: job.id, expiresAt: deadline(now, settings.idempotencyTtlMs) })
+          }
+          outcomes[i] = { _tag: "Created", id: job.id }
+        }
+        if (runnableAny) signalWork(c.q)
+      }
+      return outcomes
+    })
+    if (outcome instanceof DuplicateJob) return yield* outcome
+    return outcome
+  })
+
+  /** claim.lua */
+  const claim = Effect.fn("MemoryStore.claim")(function*(queue: string, options: ClaimOptions) {
+    const { count, leaseMs, workerId } = options
+    // the random part is drawn before the atomic step; the sequence makes it unique
+    const random = yield* Random.nextIntBetween(0, 0x1000000)
+    const tokenBase = `${workerId}-${random.toString(16).padStart(6, "0")}${(state.tokenSeq++).toString(36)}`
+    return yield* script("claim", queue, (c): ClaimResult => {
+      const jobs: Array<ClaimedJob> = []
+      for (const [index, [id]] of zrangeByScore(c.q.pending, c.now, count).entries()) {
+        c.q.pending.delete(id)
+        const kind = keyType(c, id)
+        if (kind === "none") {
+          quarantine(c, id, "Job record missing: a pending entry had no record")
+          continue
+        }
+        if (kind !== "hash") {
+          quarantine(c, id, "Corrupted job record")
+          continue
+        }
+        const f = hash(c, id)!
+        const functionName = f.get("functionName")
+        const params = f.get("params")
+        const currentRetries = f.get("currentRetries")
+        const maxRetries = f.get("maxRetries")
+        const enqueuedAt = f.get("enqueuedAt")
+        // a stale pending entry of a finished job: nothing to run
+        if (isTerminalStatus(f.get("status"))) continue
+        if (
+          functionName === undefined || params === undefined || luaToNumber(currentRetries) === undefined ||
+          luaToNumber(maxRetries) === undefined || luaToNumber(enqueuedAt) === undefined
+        ) {
+          quarantine(c, id, "Corrupted job record: missing or invalid fields")
+          continue
+        }
+        const timeoutMs = given(f.get("timeoutMs"))
+        const traceContext = given(f.get("traceContext"))
+        const leaseToken = `${tokenBase}-${index + 1}`
+        hset(c, id, { status: "ACTIVE", workerId, startedAt: c.now, leaseToken })
+        c.q.active.set(id, c.now + leaseMs)
+        // the Redis store reads the script's strings back with Number()
+        jobs.push({
+          queue,
+          id,
+          functionName,
+          params,
+          currentRetries: Number(currentRetries),
+          maxRetries: Number(maxRetries),
+          timeoutMs: timeoutMs === undefined ? undefined : Number(timeoutMs),
+          enqueuedAt: Number(enqueuedAt),
+          leaseToken,
+          traceContext
+        })
+      }
+      // a Lua number reply is truncated to an integer
+      const first = jobs.length < count ? zfirst(c.q.pending) : undefined
+      return { jobs, nextRunAt: first === undefined ? undefined : Math.trunc(first[1]) }
+    })
+  })
+
+  /** complete.lua */
+  const complete = (queue: string, completions: ReadonlyArray<Completion>) =>
+    script("complete", queue, (c) =>
+      completions.map(({ id, result, token }) => {
+        if (!holdsLease(c, id, token)) return false
+        c.q.active.delete(id)
+        hset(c, id, { status: "COMPLETED", result, completedAt: c.now })
+        hdel(c, id, "leaseToken")
+        c.q.completedTotal += 1
+        releaseUnique(c, id)
+        expireOrPersist(c, id, luaToNumber(hget(c, id, "resultTtlMs")) ?? 0)
+        signalFinished(c.q, id)
+        return true
+      }))
+
+  /** retry.lua (the delay rounded to whole ms, as the Redis store sends it) */
+  const retry = (queue: string, lease: Lease, options: { readonly delayMs: number; readonly error: string }) =>
+    script("retry", queue, (c): RetryOutcome => {
+      const { id, token } = lease
+      if (!holdsLease(c, id, token)) return "lost"
+      c.q.active.delete(id)
+      const retries = hincrby(c, id, "currentRetries", 1)
+      const maxRetries = luaToNumber(hget(c, id, "maxRetries")) ?? 0
+      if (retries >= maxRetries) {
+        deadLetter(c, id, options.error)
+        return "FAILED"
+      }
+      const runAt = c.now + Math.max(0, Math.round(options.delayMs))
+      hset(c, id, { status: "RETRYING", lastError: options.error, nextRunAt: runAt })
+      hdel(c, id, "leaseToken")
+      c.q.pending.set(id, runAt)
+      signalWork(c.q)
+      return "RETRYING"
+    })
+
+  /** fail.lua */
+  const fail = (queue: string, lease: Lease, error: string) =>
+    script("fail", queue, (c): FailOutcome => {
+      if (!holdsLease(c, lease.id, lease.token)) return "lost"
+      c.q.active.delete(lease.id)
+      hincrby(c, lease.id, "currentRetries", 1)
+      deadLetter(c, lease.id, error)
+      return "FAILED"
+    })
+
+  /** requeue.lua */
+  const requeue = (queue: string, leases: ReadonlyArray<Lease>) =>
+    script("requeue", queue, (c) => {
+      const out = leases.map(({ id, token }) => {
+        if (!holdsLease(c, id, token)) return false
+        c.q.active.delete(id)
+        backToPending(c, id)
+        return true
+      })
+      if (out.includes(true)) signalWork(c.q)
+      return out
+    })
+
+  /** extend.lua (ZADD XX: a job no longer in active is not added back) */
+  const extend = (queue: string, leases: ReadonlyArray<Lease>, leaseMs: number) =>
+    script("extend", queue, (c) =>
+      leases.map(({ id, token }) => {
+        if (!holdsLease(c, id, token)) return false
+        if (c.q.active.has(id)) c.q.active.set(id, c.now + leaseMs)
+        return true
+      }))
+
+  /** recover.lua */
+  const recover = (queue: string, options: { readonly maxStalls: number; readonly limit: number }) =>
+    script("recover", queue, (c): RecoverOutcome => {
+      const requeued: Array<string> = []
+      const deadLettered: Array<string> = []
+      for (const [id] of zrangeByScore(c.q.active, c.now, options.limit)) {
+        c.q.active.delete(id)
+        if (keyType(c, id) !== "hash") {
+          quarantine(c, id, "Job record missing or unreadable: found with an expired lease")
+          deadLettered.push(id)
+        } else if (hget(c, id, "status") === "ACTIVE") {
+          const stalls = hincrby(c, id, "stalls", 1)
+          const worker = hget(c, id, "workerId") ?? "?"
+          if (stalls > options.maxStalls) {
+            deadLetter(
+              c,
+              id,
+              `Job lost: worker ${worker} stopped renewing its lease (${stalls} stalls, maxStalls ${options.maxStalls})`
+            )
+            deadLettered.push(id)
+          } else {
+            backToPending(c, id)
+            requeued.push(id)
+          }
+        }
+      }
+      if (requeued.length > 0) signalWork(c.q)
+      return { requeued, deadLettered }
+    })
+
+  /** cancel.lua */
+  const cancel = Effect.fn("MemoryStore.cancel")(function*(ref: JobRef) {
+    const outcome = yield* script("cancel", ref.queue, (c): CancelOutcome | undefined => {
+      const { id } = ref
+      if (keyType(c, id) !== "hash") return undefined
+      const status = hget(c, id, "status")
+      const uniqueKey = hget(c, id, "uniqueKey")
+      const resultTtlMs = hget(c, id, "resultTtlMs")
+      if (isTerminalStatus(status)) return { _tag: "AlreadyFinished", status }
+      const running = status === "ACTIVE"
+      c.q.pending.delete(id)
+      c.q.active.delete(id)
+      if (uniqueKey !== undefined) {
+        const waiting = c.q.uniqueWaiting.get(uniqueKey)
+        waiting?.delete(id)
+        if (waiting?.size === 0) c.q.uniqueWaiting.delete(uniqueKey)
+      }
+      hset(c, id, { status: "CANCELLED", completedAt: c.now })
+      hdel(c, id, "leaseToken")
+      releaseUnique(c, id)
+      expireOrPersist(c, id, luaToNumber(resultTtlMs) ?? 0)
+      signalFinished(c.q, id)
+      return { _tag: "Cancelled", wasRunning: running }
+    })
+    if (outcome === undefined) return yield* new JobNotFound({ queue: ref.queue, id: ref.id })
+    return outcome
+  })
+
+  // --- reads (plain commands in the Redis store) ---
+
+  /** Same reason text as the Redis store. */
+  const decode = (queue: string, id: string, fields: Map<string, string>): Either.Either<Job, CorruptedJob> =>
+    Either.mapLeft(
+      decodeHash(Object.fromEntries(fields)),
+      (e) => new CorruptedJob({ queue, id, reason: e.message.split("\n").slice(0, 3).join(" ") })
+    )
+
+  const getJob = Effect.fn("MemoryStore.getJob")(function*(ref: JobRef) {
+    const now = yield* Clock.currentTimeMillis
+    const stored = live(queueState(ref.queue).records, ref.id, now)
+    if (stored === undefined) return Option.none<Job>()
+    if (stored.type !== "hash") {
+      return yield* new CorruptedJob({ queue: ref.queue, id: ref.id, reason: "the record is not a hash" })
+    }
+    return Option.some(yield* decode(ref.queue, ref.id, stored.fields))
+  })
+
+  /**
+   * Like the Redis store: ZREVRANGE offset..offset+limit-1, then the records,
+   * skipping those that expired or are not hashes (so a page may come out short).
+   */
+  const dlqList = Effect.fn("MemoryStore.dlqList")(function*(
+    queue: string,
+    options: { readonly offset: number; readonly limit: number }
+  ) {
+    const now = yield* Clock.currentTimeMillis
+    const q = queueState(queue)
+    const newestFirst = [...q.dlq].sort((a, b) => byScore(b, a))
+    const jobs: Array<Job> = []
+    for (const [id] of indexRange(newestFirst, options.offset, options.offset + options.limit - 1)) {
+      const stored = live(q.records, id, now)
+      if (stored?.type === "hash") jobs.push(yield* decode(queue, id, stored.fields))
+    }
+    return jobs
+  })
+
+  /** The candidates of dlq-requeue.lua and dlq-purge.lua: the given ids, or the whole DLQ oldest first. */
+  const candidates = (q: QueueState, filter: DlqFilter): ReadonlyArray<string> =>
+    filter.ids !== undefined && filter.ids.length > 0
+      ? filter.ids
+      : [...q.dlq].sort(byScore).map(([id]) => id)
+
+  /** dlq-requeue.lua: back to pending with retries, stalls, status and expiry reset. */
+  const dlqRequeue = (queue: string, filter: DlqFilter) =>
+    script("dlq-requeue", queue, (c) => {
+      const limit = filter.limit ?? 0
+      const fn = filter.functionName ?? ""
+      const out: Array<string> = []
+      for (const id of candidates(c.q, filter)) {
+        if (limit > 0 && out.length >= limit) break
+        if (!c.q.dlq.has(id)) continue
+        if (keyType(c, id) !== "hash") {
+          // the record expired (or is unreadable): drop the dangling entry
+          c.q.dlq.delete(id)
+        } else if (fn === "" || hget(c, id, "functionName") === fn) {
+          c.q.dlq.delete(id)
+          hset(c, id, { status: "PENDING", currentRetries: 0, stalls: 0, nextRunAt: c.now })
+          hdel(c, id, "completedAt", "startedAt", "result", "leaseToken", "workerId")
+          expireOrPersist(c, id, 0)
+          const unique = hget(c, id, "uniqueKey")
+          if (unique === undefined || acquireUnique(c, unique, id)) c.q.pending.set(id, c.now)
+          out.push(id)
+        }
+      }
+      if (out.length > 0) signalWork(c.q)
+      return out
+    })
+
+  /** dlq-purge.lua: deletes the records (and any kept corrupt key) with their entries. */
+  const dlqPurge = (queue: string, filter: DlqFilter) =>
+    script("dlq-purge", queue, (c) => {
+      const limit = filter.limit ?? 0
+      const fn = filter.functionName ?? ""
+      let removed = 0
+      for (const id of candidates(c.q, filter)) {
+        if (limit > 0 && removed >= limit) break
+        if (!c.q.dlq.has(id)) continue
+        if (fn === "" || hget(c, id, "functionName") === fn) {
+          c.q.dlq.delete(id)
+          c.q.records.delete(id)
+          c.q.corrupt.delete(id)
+          removed += 1
+        }
+      }
+      return removed
+    })
+
+  const stats = (queue: string) =>
+    Effect.map(Clock.currentTimeMillis, (now): QueueStats => {
+      const q = state.queues.get(queue)
+      if (q === undefined) return emptyStats(queue)
+      let ready = 0
+      for (const runAt of q.pending.values()) if (runAt <= now) ready += 1
+      return {
+        queue,
+        ready,
+        delayed: q.pending.size - ready,
+        active: q.active.size,
+        // ZCARD: entries whose record expired still count until a requeue or purge drops them
+        dlq: q.dlq.size,
+        completedTotal: q.completedTotal,
+        failedTotal: q.failedTotal
+      }
+    })
+
+  const queues = Effect.sync(() => [...state.known].sort())
+
+  // --- signals ---
+
+  const workSignal = (names: ReadonlyArray<string>) =>
+    Effect.sync(() => {
+      // captured now: a wake-up after this point completes one of these
+      const armed = names.map((name) => Deferred.await(queueState(name).wake))
+      return armed.length === 0 ? Effect.never : armed.length === 1 ? armed[0]! : Effect.raceAll(armed)
+    })
+
+  const finishedSignal = Effect.fn("MemoryStore.finishedSignal")(function*(ref: JobRef) {
+    const waiter = yield* Deferred.make<void>()
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        let byId = state.finished.get(ref.queue)
+        if (byId === undefined) state.finished.set(ref.queue, (byId = new Map()))
+        let waiters = byId.get(ref.id)
+        if (waiters === undefined) byId.set(ref.id, (waiters = new Set()))
+        waiters.add(waiter)
+      }),
+      () =>
+        Effect.sync(() => {
+          const byId = state.finished.get(ref.queue)
+          const waiters = byId?.get(ref.id)
+          waiters?.delete(waiter)
+          if (waiters?.size === 0) byId?.delete(ref.id)
+        })
+    )
+    return Deferred.await(waiter)
+  })
+
+  // --- test hooks ---
+
+  const unsafeSetRecord = (queue: string, id: string, record: Record<string, string> | "not-a-hash" | undefined) =>
+    Effect.sync(() => {
+      const q = queueState(queue)
+      // an empty hash does not exist in Redis
+      if (record === undefined || (typeof record === "object" && Object.keys(record).length === 0)) {
+        q.records.delete(id)
+      } else if (record === "not-a-hash") {
+        q.records.set(id, { type: "string", value: record, expiresAt: undefined })
+      } else {
+        q.records.set(id, { type: "hash", fields: new Map(Object.entries(record)), expiresAt: undefined })
+      }
+    })
+
+  const unsafeAddPending = (queue: string, id: string, runAt: number) =>
+    Effect.sync(() => {
+      const q = queueState(queue)
+      q.pending.set(id, runAt)
+      // waking idle workers is always harmless: they just claim
+      signalWork(q)
+    })
+
+  const store: MemoryStore = {
+    enqueue,
+    claim,
+    complete,
+    retry,
+    fail,
+    requeue,
+    extend,
+    recover,
+    cancel,
+    getJob,
+    dlqList,
+    dlqRequeue,
+    dlqPurge,
+    stats,
+    queues,
+    workSignal,
+    finishedSignal,
+    unsafeSetRecord,
+    unsafeAddPending
+  }
+  return store
+})
+

@@ -1,0 +1,357 @@
+/**
+ * The Redis JobStore: each transition is one Lua script (lua/*.lua) on the
+ * queue's slot; reads are plain commands. Wake-ups and completion events
+ * travel over pub/sub on one dedicated subscriber connection per store.
+ */
+import { Clock, Deferred, Effect, Either, Exit, type Scope } from "effect"
+import { CorruptedJob, DuplicateJob, JobNotFound, type RedisError } from "../Errors.js"
+import * as Job from "../Job.js"
+import type {
+  CancelOutcome,
+  ClaimedJob,
+  DlqFilter,
+  EnqueueOutcome,
+  JobStoreShape,
+  Lease,
+  RetryOutcome
+} from "../JobStore.js"
+import * as Keys from "../Keys.js"
+import { RedisClient } from "../Redis.js"
+import { Scripts } from "../Scripts.js"
+import { RrqSettings } from "../Settings.js"
+import { validateNewJob } from "./Memory.js"
+
+const CLAIM_FIELDS = 9
+
+/** Pub/sub fan-out: a channel's listeners are armed deferreds, completed by the next message. */
+class Channels {
+  private readonly armed = new Map<string, Deferred.Deferred<void>>()
+  private readonly byId = new Map<string, Map<string, Set<Deferred.Deferred<void>>>>()
+  private readonly subscribed = new Map<string, Promise<unknown>>()
+
+  constructor(private readonly subscribe: (channel: string) => Promise<unknown>) {}
+
+  /** Subscribes once per channel; resolves when the subscription is active. */
+  ensure(channel: string): Promise<unknown> {
+    let p = this.subscribed.get(channel)
+    if (!p) {
+      p = this.subscribe(channel).catch((e) => {
+        this.subscribed.delete(channel)
+        throw e
+      })
+      this.subscribed.set(channel, p)
+    }
+    return p
+  }
+
+  current(channel: string): Deferred.Deferred<void> {
+    let d = this.armed.get(channel)
+    if (!d) {
+      d = Deferred.unsafeMake<void>(undefined as never)
+      this.armed.set(channel, d)
+    }
+    return d
+  }
+
+  waitFor(channel: string, id: string): [Deferred.Deferred<void>, () => void] {
+    const d = Deferred.unsafeMake<void>(undefined as never)
+    let ids = this.byId.get(channel)
+    if (!ids) this.byId.set(channel, (ids = new Map()))
+    let set = ids.get(id)
+    if (!set) ids.set(id, (set = new Set()))
+    set.add(d)
+    return [d, () => {
+      set.delete(d)
+      if (set.size === 0) ids.delete(id)
+    }]
+  }
+
+  onMessage(channel: string, message: string) {
+    const d = this.armed.get(channel)
+    if (d) {
+      this.armed.delete(channel)
+      Deferred.unsafeDone(d, Exit.void)
+    }
+    const ids = this.byId.get(channel)
+    if (ids) {
+      for (const id of message.split(" ")) {
+        const set = ids.get(id)
+        if (set) for (const w of set) Deferred.unsafeDone(w, Exit.void)
+      }
+    }
+  }
+}
+
+export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings | Scripts | Scope.Scope> = Effect.gen(
+  function*() {
+    const settings = yield* RrqSettings
+    const client = yield* RedisClient
+    const scripts = yield* Scripts
+    const keys = Keys.make(settings.keyPrefix)
+    const { use } = client
+
+    const subscriber = yield* client.connection("subscriber")
+    const channels = new Channels((channel) => subscriber.subscribe(channel))
+    subscriber.on("message", (channel: string, message: string) => channels.onMessage(channel, message))
+
+    const known = new Set<string>()
+    /** Registers a queue name once per process (rrq:queues is outside the queue's slot). */
+    const register = (queue: string) =>
+      known.has(queue)
+        ? Effect.void
+        : use((r) => r.sadd(keys.queues, queue)).pipe(Effect.tap(() => Effect.sync(() => known.add(queue))))
+
+    const queueKeys = (queue: string) => {
+      const k = keys.queue(queue)
+      return [k.pending, k.active, k.dlq, k.stats]
+    }
+    const run = (name: Parameters<typeof scripts.run>[0], queue: string, args: ReadonlyArray<string | number>) =>
+      scripts.run(name, queueKeys(queue), [keys.queue(queue).prefix, ...args])
+
+    const enqueue: JobStoreShape["enqueue"] = (jobs) =>
+      Effect.gen(function*() {
+        for (const job of jobs) {
+          const invalid = validateNewJob(job, settings)
+          if (invalid) return yield* invalid
+        }
+        const byQueue = new Map<string, Array<Job.NewJob>>()
+        for (const job of jobs) {
+          const group = byQueue.get(job.queue)
+          if (group) group.push(job)
+          else byQueue.set(job.queue, [job])
+        }
+        const outcomes = new Map<Job.NewJob, EnqueueOutcome>()
+        for (const [queue, group] of byQueue) {
+          yield* register(queue)
+          const args: Array<string | number> = [queue, settings.uniqueLockTtlMs, settings.idempotencyTtlMs, group.length]
+          for (const j of group) {
+            args.push(
+              j.id,
+              j.functionName,
+              j.params,
+              j.maxRetries,
+              j.timeoutMs ?? "",
+              j.resultTtlMs,
+              j.runAt ?? "",
+              j.delayMs,
+              j.uniqueKey ?? "",
+              j.idempotencyKey ?? "",
+              j.traceContext ?? ""
+            )
+          }
+          const reply = (yield* run("enqueue", queue, args)) as Array<string>
+          if (reply[0] === "DUP") return yield* new DuplicateJob({ queue, id: reply[1]! })
+          group.forEach((job, i) => {
+            const id = reply[i * 2 + 1]!
+            outcomes.set(job, reply[i * 2] === "E" ? { _tag: "Existing", id } : { _tag: "Created", id })
+          })
+        }
+        return jobs.map((j) => outcomes.get(j)!)
+      })
+
+    const claim: JobStoreShape["claim"] = (queue, { count, leaseMs, workerId }) =>
+      Effect.map(
+        run("claim", queue, [
+          queue,
+          count,
+          leaseMs,
+          workerId,
+          `${workerId}-${Math.random().toString(36).slice(2, 10)}`,
+          settings.dlqTtlMs,
+          settings.uniqueLockTtlMs
+        ]),
+        (raw) => {
+          const reply = raw as Array<string | number>
+          const jobs: Array<ClaimedJob> = []
+          for (let i = 1; i < reply.length; i += CLAIM_FIELDS) {
+            jobs.push({
+              queue,
+              id: reply[i] as string,
+              functionName: reply[i + 1] as string,
+              params: reply[i + 2] as string,
+              currentRetries: Number(reply[i + 3]),
+              maxRetries: Number(reply[i + 4]),
+              timeoutMs: reply[i + 5] === "" ? undefined : Number(reply[i + 5]),
+              enqueuedAt: Number(reply[i + 6]),
+              leaseToken: reply[i + 7] as string,
+              traceContext: reply[i + 8] === "" ? undefined : (reply[i + 8] as string)
+            })
+          }
+          const next = Number(reply[0])
+          return { jobs, nextRunAt: next < 0 ? undefined : next }
+        }
+      )
+
+    const flat = (leases: ReadonlyArray<Lease>) => leases.flatMap((l) => [l.id, l.token])
+    const booleans = (raw: unknown) => (raw as Array<number>).map((n) => n === 1)
+
+    const complete: JobStoreShape["complete"] = (queue, completions) =>
+      completions.length === 0
+        ? Effect.succeed([])
+        : Effect.map(
+          run("complete", queue, [
+            settings.uniqueLockTtlMs,
+            completions.length,
+            ...completions.flatMap((c) => [c.id, c.token, c.result])
+          ]),
+          booleans
+        )
+
+    const retry: JobStoreShape["retry"] = (queue, lease, { delayMs, error }) =>
+      run("retry", queue, [lease.id, lease.token, Math.max(0, Math.round(delayMs)), error, settings.dlqTtlMs, settings.uniqueLockTtlMs])
+        .pipe(Effect.map((r) => r as RetryOutcome))
+
+    const fail: JobStoreShape["fail"] = (queue, lease, error) =>
+      run("fail", queue, [lease.id, lease.token, error, settings.dlqTtlMs, settings.uniqueLockTtlMs])
+        .pipe(Effect.map((r) => r as "FAILED" | "lost"))
+
+    const requeue: JobStoreShape["requeue"] = (queue, leases) =>
+      leases.length === 0
+        ? Effect.succeed([])
+        : Effect.map(run("requeue", queue, [leases.length, ...flat(leases)]), booleans)
+
+    const extend: JobStoreShape["extend"] = (queue, leases, leaseMs) =>
+      leases.length === 0
+        ? Effect.succeed([])
+        : Effect.map(run("extend", queue, [leaseMs, leases.length, ...flat(leases)]), booleans)
+
+    const recover: JobStoreShape["recover"] = (queue, { limit, maxStalls }) =>
+      Effect.map(
+        run("recover", queue, [queue, maxStalls, limit, settings.dlqTtlMs, settings.uniqueLockTtlMs]),
+        (raw) => {
+          const [requeued, deadLettered] = raw as [Array<string>, Array<string>]
+          return { requeued, deadLettered }
+        }
+      )
+
+    const cancel: JobStoreShape["cancel"] = (ref) =>
+      Effect.flatMap(
+        run("cancel", ref.queue, [ref.id, settings.uniqueLockTtlMs]),
+        (raw): Effect.Effect<CancelOutcome, JobNotFound> => {
+          const [tag, value] = raw as [string, string | number]
+          if (tag === "NOTFOUND") return new JobNotFound({ queue: ref.queue, id: ref.id })
+          if (tag === "FINISHED") return Effect.succeed({ _tag: "AlreadyFinished", status: value as Job.JobStatus })
+          return Effect.succeed({ _tag: "Cancelled", wasRunning: value === 1 })
+        }
+      )
+
+    const decode = (queue: string, id: string, hash: Record<string, string>) =>
+      Either.mapLeft(
+        Job.decodeHash(hash),
+        (e) => new CorruptedJob({ queue, id, reason: e.message.split("\n").slice(0, 3).join(" ") })
+      )
+
+    const getJob: JobStoreShape["getJob"] = (ref) =>
+      use((r) => r.hgetall(keys.job(ref.queue, ref.id))).pipe(
+        Effect.catchIf(
+          (e) => e.message.includes("WRONGTYPE"),
+          () => new CorruptedJob({ queue: ref.queue, id: ref.id, reason: "the record is not a hash" })
+        ),
+        Effect.flatMap((hash) =>
+          Object.keys(hash).length === 0 ? Effect.succeedNone : Effect.asSome(decode(ref.queue, ref.id, hash))
+        )
+      )
+
+    const dlqList: JobStoreShape["dlqList"] = (queue, { limit, offset }) =>
+      Effect.gen(function*() {
+        const ids = yield* use((r) => r.zrevrange(keys.queue(queue).dlq, offset, offset + limit - 1))
+        const hashes = yield* Effect.forEach(ids, (id) =>
+          use((r) => r.hgetall(keys.job(queue, id))).pipe(
+            Effect.catchIf((e) => e.message.includes("WRONGTYPE"), () => Effect.succeed({} as Record<string, string>))
+          ))
+        const jobs: Array<Job.Job> = []
+        for (let i = 0; i < ids.length; i++) {
+          if (Object.keys(hashes[i]!).length > 0) jobs.push(yield* decode(queue, ids[i]!, hashes[i]!))
+        }
+        return jobs
+      })
+
+    const filterArgs = (filter: DlqFilter) => [
+      filter.limit ?? 0,
+      filter.functionName ?? "",
+      filter.ids?.length ?? 0,
+      ...(filter.ids ?? [])
+    ]
+
+    const dlqRequeue: JobStoreShape["dlqRequeue"] = (queue, filter) =>
+      run("dlq-requeue", queue, [settings.uniqueLockTtlMs, ...filterArgs(filter)]).pipe(
+        Effect.map((r) => r as Array<string>)
+      )
+
+    const dlqPurge: JobStoreShape["dlqPurge"] = (queue, filter) =>
+      run("dlq-purge", queue, filterArgs(filter)).pipe(Effect.map(Number))
+
+    const stats: JobStoreShape["stats"] = (queue) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const k = keys.queue(queue)
+        const [ready, pending, active, dlq, totals] = yield* use((r) =>
+          Promise.all([
+            r.zcount(k.pending, "-inf", now),
+            r.zcard(k.pending),
+            r.zcard(k.active),
+            r.zcard(k.dlq),
+            r.hmget(k.stats, "completedTotal", "failedTotal")
+          ])
+        )
+        return {
+          queue,
+          ready,
+          delayed: pending - ready,
+          active,
+          dlq,
+          completedTotal: Number(totals[0] ?? 0),
+          failedTotal: Number(totals[1] ?? 0)
+        }
+      })
+
+    const queues: JobStoreShape["queues"] = use((r) => r.smembers(keys.queues)).pipe(
+      Effect.map((qs) => [...qs].sort())
+    )
+
+    // Subscribing can fail while Redis is away; the caller then falls back to its poll delay.
+    const subscribe = (channel: string) => Effect.promise(() => channels.ensure(channel).catch(() => undefined))
+
+    const workSignal: JobStoreShape["workSignal"] = (qs) =>
+      Effect.gen(function*() {
+        const wakeChannels = qs.map((q) => keys.queue(q).wake)
+        yield* Effect.forEach(wakeChannels, subscribe, { discard: true })
+        const armed = wakeChannels.map((c) => channels.current(c))
+        return armed.length === 1 ? Deferred.await(armed[0]!) : Effect.raceAll(armed.map(Deferred.await))
+      })
+
+    const finishedSignal: JobStoreShape["finishedSignal"] = (ref) =>
+      Effect.gen(function*() {
+        const channel = keys.queue(ref.queue).done
+        yield* subscribe(channel)
+        const [d, unregister] = yield* Effect.acquireRelease(
+          Effect.sync(() => channels.waitFor(channel, ref.id)),
+          ([, unregister]) => Effect.sync(unregister)
+        )
+        void unregister
+        return Deferred.await(d)
+      })
+
+    return {
+      enqueue,
+      claim,
+      complete,
+      retry,
+      fail,
+      requeue,
+      extend,
+      recover,
+      cancel,
+      getJob,
+      dlqList,
+      dlqRequeue,
+      dlqPurge,
+      stats,
+      queues,
+      workSignal,
+      finishedSignal
+    } satisfies JobStoreShape
+  }
+)
+
+export type { RedisError }

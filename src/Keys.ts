@@ -1,0 +1,83 @@
+/**
+ * The whole Redis key layout, in one place (DESIGN §3).
+ *
+ * Every key of a queue carries the queue's hash tag `{queue}`, so all keys a
+ * Lua script touches live in one slot and a Redis Cluster shards by queue.
+ * Scripts receive `queuePrefix` (`rrq:{q}:`) and derive per-job keys from it.
+ */
+
+export interface QueueKeys {
+  /** `rrq:{q}:` — the prefix every key of the queue starts with. */
+  readonly prefix: string
+  /** ZSET job id → run-at (epoch ms). */
+  readonly pending: string
+  /** ZSET job id → lease deadline (epoch ms). */
+  readonly active: string
+  /** ZSET job id → failed-at (epoch ms). */
+  readonly dlq: string
+  /** HASH completedTotal, failedTotal. */
+  readonly stats: string
+  /** Pub/sub channel: a message (the earliest run-at) on every enqueue. */
+  readonly wake: string
+  /** Pub/sub channel: space-separated ids of jobs that reached a terminal state. */
+  readonly done: string
+  /** Pub/sub channel: ids of running jobs whose cancellation was requested. */
+  readonly cancel: string
+}
+
+export interface Keys {
+  /** SET of known queue names. */
+  readonly queues: string
+  readonly queue: (queue: string) => QueueKeys
+  /** HASH of one job. */
+  readonly job: (queue: string, id: string) => string
+  /** STRING: the id of the job holding a unique key (with a safety TTL). */
+  readonly unique: (queue: string, key: string) => string
+  /** ZSET: jobs waiting for a unique key, by enqueue order. */
+  readonly uniqueWaiting: (queue: string, key: string) => string
+  /** STRING: the id of the job created for an idempotency key. */
+  readonly idempotency: (queue: string, key: string) => string
+  /** STRING (JSON, TTL): a worker's heartbeat. */
+  readonly worker: (workerId: string) => string
+  /** Pattern matching every worker heartbeat. */
+  readonly workerPattern: string
+}
+
+/** Per-job key suffixes, relative to the queue prefix; the Lua scripts use the same ones. */
+export const suffix = {
+  job: "job:",
+  unique: "unique:",
+  uniqueWaiting: "unique-waiting:",
+  idempotency: "idem:",
+  corrupt: "corrupt:"
+} as const
+
+/** Queue names end up inside a hash tag, so braces are not allowed. */
+export const isValidQueueName = (queue: string): boolean =>
+  queue.length > 0 && queue.length <= 200 && !/[{}\s]/.test(queue)
+
+export const make = (base = "rrq"): Keys => {
+  const queue = (q: string): QueueKeys => {
+    const prefix = `${base}:{${q}}:`
+    return {
+      prefix,
+      pending: `${prefix}pending`,
+      active: `${prefix}active`,
+      dlq: `${prefix}dlq`,
+      stats: `${prefix}stats`,
+      wake: `${prefix}wake`,
+      done: `${prefix}done`,
+      cancel: `${prefix}cancel`
+    }
+  }
+  return {
+    queues: `${base}:queues`,
+    queue,
+    job: (q, id) => `${base}:{${q}}:${suffix.job}${id}`,
+    unique: (q, key) => `${base}:{${q}}:${suffix.unique}${key}`,
+    uniqueWaiting: (q, key) => `${base}:{${q}}:${suffix.uniqueWaiting}${key}`,
+    idempotency: (q, key) => `${base}:{${q}}:${suffix.idempotency}${key}`,
+    worker: (id) => `${base}:worker:${id}`,
+    workerPattern: `${base}:worker:*`
+  }
+}

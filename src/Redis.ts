@@ -1,0 +1,113 @@
+/**
+ * RedisClient: the ioredis connection as a scoped service. Commands share one
+ * auto-pipelined connection; subscribers and blocking calls get their own
+ * through `connection`. ioredis errors become `RedisError`, with the cause kept.
+ */
+import { Config, Context, Effect, Layer, Redacted, Runtime, type Scope } from "effect"
+import { Redis as IORedis, type RedisOptions } from "ioredis"
+import { RedisError } from "./Errors.js"
+import { RrqSettings } from "./Settings.js"
+
+export interface RedisClientShape {
+  /** The shared command connection. */
+  readonly redis: IORedis
+  /** Runs an ioredis call, mapping its failure to `RedisError`. */
+  readonly use: <A>(f: (redis: IORedis) => Promise<A>) => Effect.Effect<A, RedisError>
+  /** A dedicated connection (for SUBSCRIBE or blocking commands), closed with the scope. */
+  readonly connection: (name: string) => Effect.Effect<IORedis, never, Scope.Scope>
+  /** The URL with any password replaced by `***`: safe to log. */
+  readonly displayUrl: string
+}
+
+export class RedisClient extends Context.Tag("rrq/RedisClient")<RedisClient, RedisClientShape>() {}
+
+export interface Options {
+  readonly url: string | Redacted.Redacted<string>
+  /** Extra ioredis options (TLS certificates, sentinels...). */
+  readonly options?: RedisOptions
+}
+
+/** Replaces the password of a redis:// or rediss:// URL with `***`. */
+export const redactUrl = (url: string): string => {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = "***"
+    return u.toString()
+  } catch {
+    return url.replace(/\/\/([^@/]*)@/, "//***@")
+  }
+}
+
+export const toRedisError = (what: string) => (cause: unknown): RedisError =>
+  new RedisError({
+    message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    cause
+  })
+
+/** Jittered exponential reconnect delay, capped at 5 s. */
+const reconnectDelay = (times: number) => Math.round(Math.min(5_000, 100 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2))
+
+const baseOptions: RedisOptions = {
+  // a command fails after a few reconnect attempts instead of hanging while Redis is away
+  maxRetriesPerRequest: 3,
+  retryStrategy: reconnectDelay,
+  connectTimeout: 5_000,
+  enableAutoPipelining: true,
+  lazyConnect: false
+}
+
+const quit = (redis: IORedis) =>
+  Effect.tryPromise(() => redis.quit()).pipe(
+    Effect.timeout("2 seconds"),
+    Effect.catchAll(() => Effect.sync(() => redis.disconnect()))
+  )
+
+export const make = (options: Options): Effect.Effect<RedisClientShape, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+    const displayUrl = redactUrl(url)
+    const runtime = yield* Effect.runtime<never>()
+    const log = Runtime.runFork(runtime)
+
+    const open = (name: string) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const redis = new IORedis(url, { ...baseOptions, ...options.options, connectionName: `rrq:${name}` })
+          // One line per outage, not one per reconnect attempt.
+          let down = false
+          redis.on("error", (err: Error) => {
+            if (down) return
+            down = true
+            log(Effect.logWarning(`Redis at ${displayUrl} unavailable (${err.message}); retrying with backoff`))
+          })
+          redis.on("ready", () => {
+            if (!down) return
+            down = false
+            log(Effect.logInfo(`Redis at ${displayUrl} reachable again`))
+          })
+          return redis
+        }),
+        quit
+      )
+
+    const redis = yield* open("commands")
+    return {
+      redis,
+      use: (f) => Effect.tryPromise({ try: () => f(redis), catch: toRedisError("Redis command failed") }),
+      connection: open,
+      displayUrl
+    } satisfies RedisClientShape
+  })
+
+export const layer = (options: Options): Layer.Layer<RedisClient> => Layer.scoped(RedisClient, make(options))
+
+/** The URL from `RRQ_REDIS_URL` (or the given Config). */
+export const layerConfig = (
+  url: Config.Config<string> = Config.string("RRQ_REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379/0"))
+) => Layer.scoped(RedisClient, Effect.flatMap(url, (u) => make({ url: u })))
+
+/** The URL from the `redisUrl` of `RrqSettings`. */
+export const layerFromSettings: Layer.Layer<RedisClient, never, RrqSettings> = Layer.scoped(
+  RedisClient,
+  Effect.flatMap(RrqSettings, (s) => make({ url: s.redisUrl }))
+)

@@ -1,0 +1,77 @@
+/**
+ * Scripts: the Lua transitions of `lua/`, loaded once, run with EVALSHA and a
+ * NOSCRIPT fallback to EVAL (after a Redis restart or failover the script
+ * cache is empty). `-- @include name` lines pull in `lua/include/name.lua`.
+ */
+import { createHash } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { Context, Effect, Layer } from "effect"
+import type { RedisError } from "./Errors.js"
+import { RedisClient, toRedisError } from "./Redis.js"
+
+export const names = [
+  "enqueue",
+  "claim",
+  "complete",
+  "retry",
+  "fail",
+  "requeue",
+  "extend",
+  "recover",
+  "cancel",
+  "dlq-requeue",
+  "dlq-purge"
+] as const
+export type Name = (typeof names)[number]
+
+export interface Script {
+  readonly name: Name
+  readonly source: string
+  readonly sha: string
+}
+
+const luaDir = new URL("../lua/", import.meta.url)
+
+const read = (file: string) => readFileSync(new URL(file, luaDir), "utf8")
+
+/** The source of a script with its includes expanded. */
+export const source = (name: Name): string =>
+  read(`${name}.lua`).replace(/^-- @include ([\w-]+)$/m, (_, inc: string) => read(`include/${inc}.lua`))
+
+export const scripts: Readonly<Record<Name, Script>> = Object.fromEntries(
+  names.map((name) => {
+    const src = source(name)
+    return [name, { name, source: src, sha: createHash("sha1").update(src).digest("hex") }]
+  })
+) as Record<Name, Script>
+
+export interface ScriptsShape {
+  /** Runs a script; the reply is the raw Redis reply, decoded by the caller. */
+  readonly run: (
+    name: Name,
+    keys: ReadonlyArray<string>,
+    args: ReadonlyArray<string | number>
+  ) => Effect.Effect<unknown, RedisError>
+}
+
+export class Scripts extends Context.Tag("rrq/Scripts")<Scripts, ScriptsShape>() {}
+
+export const make = Effect.gen(function*() {
+  const { redis } = yield* RedisClient
+  const run = async (script: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) => {
+    try {
+      return await redis.evalsha(script.sha, keys.length, ...keys, ...args)
+    } catch (e) {
+      if (e instanceof Error && e.message.startsWith("NOSCRIPT")) {
+        return await redis.eval(script.source, keys.length, ...keys, ...args)
+      }
+      throw e
+    }
+  }
+  return {
+    run: (name, keys, args) =>
+      Effect.tryPromise({ try: () => run(scripts[name], keys, args), catch: toRedisError(`Script ${name} failed`) })
+  } satisfies ScriptsShape
+})
+
+export const layer: Layer.Layer<Scripts, never, RedisClient> = Layer.effect(Scripts, make)

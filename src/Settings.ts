@@ -1,0 +1,193 @@
+/**
+ * RrqSettings: every tunable of rrq with RRQ's defaults (DESIGN §4–§5).
+ * Durations are accepted as any `Duration.DurationInput` (`"5 seconds"`, `5000`)
+ * or as short strings (`"500ms"`, `"2s"`, `"5m"`, `"1h"`), and stored as milliseconds.
+ */
+import { Config, type ConfigError, ConfigProvider, Context, Duration, Effect, Either, Layer, Option } from "effect"
+import { InvalidOptions } from "./Errors.js"
+
+export interface Settings {
+  readonly redisUrl: string
+  /** First segment of every key: `rrq:{queue}:...`. */
+  readonly keyPrefix: string
+  readonly defaultQueue: string
+  /** Total attempts allowed per job. */
+  readonly defaultMaxRetries: number
+  readonly defaultTimeoutMs: number
+  /** How long a COMPLETED (or CANCELLED) record is kept; 0 keeps it. */
+  readonly defaultResultTtlMs: number
+  /** How long a FAILED record in the DLQ is kept; 0 keeps it. */
+  readonly dlqTtlMs: number
+  readonly maxPayloadBytes: number
+  readonly uniqueLockTtlMs: number
+  readonly idempotencyTtlMs: number
+  readonly leaseMs: number
+  readonly recoverIntervalMs: number
+  /** Expired leases tolerated per job; one more sends it to the DLQ as lost. */
+  readonly maxStalls: number
+  readonly concurrency: number
+  readonly pollDelayMs: number
+  /** Poll delay jitter as a fraction: 0.5 means ± 50%. */
+  readonly pollJitter: number
+  readonly retryBaseMs: number
+  readonly retryMaxMs: number
+  readonly retryJitter: boolean
+  readonly shutdownGraceMs: number
+  readonly healthIntervalMs: number
+}
+
+export const defaults: Settings = {
+  redisUrl: "redis://127.0.0.1:6379/0",
+  keyPrefix: "rrq",
+  defaultQueue: "default",
+  defaultMaxRetries: 5,
+  defaultTimeoutMs: 300_000,
+  defaultResultTtlMs: 86_400_000,
+  dlqTtlMs: 7 * 86_400_000,
+  maxPayloadBytes: 512 * 1024,
+  uniqueLockTtlMs: 6 * 3_600_000,
+  idempotencyTtlMs: 86_400_000,
+  leaseMs: 30_000,
+  recoverIntervalMs: 5_000,
+  maxStalls: 2,
+  concurrency: 10,
+  pollDelayMs: 100,
+  pollJitter: 0.5,
+  retryBaseMs: 5_000,
+  retryMaxMs: 3_600_000,
+  retryJitter: false,
+  shutdownGraceMs: 10_000,
+  healthIntervalMs: 10_000
+}
+
+const durationKeys = [
+  "defaultTimeoutMs",
+  "defaultResultTtlMs",
+  "dlqTtlMs",
+  "uniqueLockTtlMs",
+  "idempotencyTtlMs",
+  "leaseMs",
+  "recoverIntervalMs",
+  "pollDelayMs",
+  "retryBaseMs",
+  "retryMaxMs",
+  "shutdownGraceMs",
+  "healthIntervalMs"
+] as const satisfies ReadonlyArray<keyof Settings>
+
+type DurationKey = (typeof durationKeys)[number]
+
+/** What a user may pass: any subset, durations in any accepted form. */
+export type SettingsInput = {
+  readonly [K in keyof Settings]?: K extends DurationKey ? Duration.DurationInput | string : Settings[K]
+}
+
+const shortDuration = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/
+const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+
+/** Parses `500ms`, `2s`, `5m`, `1h`, `1d`, a number of milliseconds, or any Effect duration. */
+export const parseDuration = (input: Duration.DurationInput | string): Either.Either<number, string> => {
+  // Effect clamps negative durations to zero; a negative delay is a mistake worth reporting.
+  if ((typeof input === "number" && input < 0) || (typeof input === "string" && input.trim().startsWith("-"))) {
+    return Either.left(`negative duration '${String(input)}'`)
+  }
+  if (typeof input === "string") {
+    const m = shortDuration.exec(input)
+    if (m) return Either.right(Number(m[1]) * unitMs[m[2] as keyof typeof unitMs])
+    if (/^\s*\d+(\.\d+)?\s*$/.test(input)) return Either.right(Number(input))
+  }
+  const decoded = Duration.decodeUnknown(input)
+  return Option.match(decoded, {
+    onNone: () => Either.left(`invalid duration '${String(input)}' (use e.g. 500ms, 2s, 5m, 1h)`),
+    onSome: (d) => Either.right(Duration.toMillis(d))
+  })
+}
+
+const positiveInts = ["defaultMaxRetries", "maxPayloadBytes", "concurrency"] as const
+const nonNegativeInts = ["maxStalls"] as const
+
+/** Merges a partial input over the defaults and validates the result. */
+export const resolve = (input: SettingsInput = {}): Either.Either<Settings, InvalidOptions> => {
+  const out: Record<string, unknown> = { ...defaults }
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined) continue
+    if (!(key in defaults)) return Either.left(new InvalidOptions({ message: `unknown setting '${key}'` }))
+    if ((durationKeys as ReadonlyArray<string>).includes(key)) {
+      const ms = parseDuration(value as Duration.DurationInput)
+      if (Either.isLeft(ms)) return Either.left(new InvalidOptions({ message: `${key}: ${ms.left}` }))
+      if (!(ms.right >= 0) || !Number.isFinite(ms.right)) {
+        return Either.left(new InvalidOptions({ message: `${key} must be a finite, non-negative duration` }))
+      }
+      out[key] = ms.right
+    } else {
+      out[key] = value
+    }
+  }
+  const s = out as unknown as Settings
+  for (const key of positiveInts) {
+    if (!Number.isInteger(s[key]) || s[key] < 1) {
+      return Either.left(new InvalidOptions({ message: `${key} must be an integer ≥ 1, got ${s[key]}` }))
+    }
+  }
+  for (const key of nonNegativeInts) {
+    if (!Number.isInteger(s[key]) || s[key] < 0) {
+      return Either.left(new InvalidOptions({ message: `${key} must be an integer ≥ 0, got ${s[key]}` }))
+    }
+  }
+  if (s.leaseMs < 1) return Either.left(new InvalidOptions({ message: "leaseMs must be > 0" }))
+  if (!(s.pollJitter >= 0 && s.pollJitter <= 1)) {
+    return Either.left(new InvalidOptions({ message: "pollJitter must be between 0 and 1" }))
+  }
+  if (s.keyPrefix.length === 0 || /[{}]/.test(s.keyPrefix)) {
+    return Either.left(new InvalidOptions({ message: "keyPrefix must be non-empty and without braces" }))
+  }
+  return Either.right(s)
+}
+
+export class RrqSettings extends Context.Tag("rrq/RrqSettings")<RrqSettings, Settings>() {}
+
+/** Settings from a partial object over the defaults. */
+export const layer = (input: SettingsInput = {}): Layer.Layer<RrqSettings, InvalidOptions> =>
+  Layer.effect(RrqSettings, resolve(input))
+
+const keys = Object.keys(defaults) as ReadonlyArray<keyof Settings>
+
+/** Every setting read from a `Config`, under its own name (e.g. `redisUrl`, `concurrency`). */
+export const config: Config.Config<SettingsInput> = Config.all(
+  Object.fromEntries(
+    keys.map((key) => {
+      const d = defaults[key]
+      const c: Config.Config<unknown> = typeof d === "number" && !(durationKeys as ReadonlyArray<string>).includes(key)
+        ? Config.number(key)
+        : typeof d === "boolean"
+        ? Config.boolean(key)
+        : Config.string(key)
+      return [key, Config.option(c)]
+    })
+  )
+).pipe(
+  Config.map((entries) => {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(entries)) {
+      if (Option.isSome(v)) out[k] = v.value
+    }
+    return out as SettingsInput
+  })
+)
+
+/** Settings from the current ConfigProvider, merged over `overrides`. */
+export const layerConfig = (overrides: SettingsInput = {}): Layer.Layer<RrqSettings, InvalidOptions | ConfigError.ConfigError> =>
+  Layer.effect(
+    RrqSettings,
+    Effect.flatMap(config, (fromConfig) => resolve({ ...overrides, ...fromConfig }))
+  )
+
+/** Settings from `RRQ_*` environment variables (`RRQ_REDIS_URL`, `RRQ_CONCURRENCY`, `RRQ_LEASE_MS`...). */
+export const layerFromEnv = (overrides: SettingsInput = {}) =>
+  layerConfig(overrides).pipe(
+    Layer.provide(
+      Layer.setConfigProvider(
+        ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase, ConfigProvider.nested("RRQ"))
+      )
+    )
+  )

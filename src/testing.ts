@@ -1,0 +1,523 @@
+/**
+ * rrq/testing: the JobStore contract suite. Every store driver runs the same
+ * cases; rrq runs them against `layerMemory` and `layerRedis`.
+ *
+ * ```ts
+ * import { contractSuite } from "rrq/testing"
+ * contractSuite("my store", () => myStoreLayer) // provides JobStore, RrqSettings, StoreBackdoor
+ * ```
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { RrqClient } from "./Client.js"
+import * as Client from "./Client.js"
+import type { JobRef } from "./Job.js"
+import * as JobDefinition from "./JobDefinition.js"
+import { JobStore } from "./JobStore.js"
+import * as Keys from "./Keys.js"
+import { RedisClient } from "./Redis.js"
+import { RrqSettings } from "./Settings.js"
+
+/** What the suite needs to simulate damage a store cannot cause by itself. */
+export interface StoreBackdoorShape {
+  /** Replaces a job's record: a field map, a value of the wrong type, or nothing. */
+  readonly setRecord: (
+    queue: string,
+    id: string,
+    record: Record<string, string> | "not-a-hash" | undefined
+  ) => Effect.Effect<void>
+  /** Adds a raw pending entry. */
+  readonly addPending: (queue: string, id: string, runAt: number) => Effect.Effect<void>
+}
+
+export class StoreBackdoor extends Context.Tag("rrq/testing/StoreBackdoor")<StoreBackdoor, StoreBackdoorShape>() {}
+
+export type ContractServices = JobStore | RrqSettings | StoreBackdoor
+
+const sleep = (ms: number) => Effect.sleep(ms)
+const W = { workerId: "w1", leaseMs: 30_000 }
+const Q = "default"
+
+const claimOne = (queue = Q) =>
+  Effect.flatMap(JobStore, (s) => s.claim(queue, { ...W, count: 1 })).pipe(
+    Effect.map((r) => r.jobs[0])
+  )
+
+const job = (ref: JobRef) =>
+  Effect.flatMap(JobStore, (s) => s.getJob(ref)).pipe(Effect.map(Option.getOrThrow))
+
+const Add = JobDefinition.make("add", {
+  params: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+  result: Schema.Number
+})
+
+/**
+ * Registers the contract cases with vitest. `makeLayer` is called once per test
+ * and must return an isolated store (its own key prefix or memory).
+ */
+export const contractSuite = <E>(
+  name: string,
+  makeLayer: () => Layer.Layer<ContractServices, E>
+) =>
+  describe(`JobStore contract: ${name}`, () => {
+    const test = <A, E2>(title: string, body: Effect.Effect<A, E2, ContractServices | RrqClient>) =>
+      it.live(title, () =>
+        body.pipe(Effect.provide(Client.layer.pipe(Layer.provideMerge(makeLayer()))), Effect.asVoid))
+
+    const client = RrqClient
+    const enqueue = (fn: string, params: unknown = {}, options: Parameters<Client.RrqClientShape["enqueue"]>[2] = {}) =>
+      Effect.flatMap(client, (c) => c.enqueue(fn, params, options))
+
+    describe("enqueue", () => {
+      test("writes a PENDING record with the documented fields", Effect.gen(function*() {
+        const ref = yield* enqueue("send", { to: "a@b.c" }, { maxRetries: 3, timeout: "2 seconds" })
+        expect(ref.created).toBe(true)
+        const j = yield* job(ref)
+        expect(j).toMatchObject({
+          id: ref.id,
+          queue: Q,
+          functionName: "send",
+          params: { to: "a@b.c" },
+          status: "PENDING",
+          currentRetries: 0,
+          maxRetries: 3,
+          timeoutMs: 2000,
+          stalls: 0
+        })
+        expect(j.enqueuedAt).toBeGreaterThan(0)
+        expect(j.nextRunAt).toBeGreaterThanOrEqual(j.enqueuedAt)
+        const store = yield* JobStore
+        expect(yield* store.stats(Q)).toMatchObject({ ready: 1, delayed: 0, active: 0, dlq: 0 })
+        expect(yield* store.queues).toContain(Q)
+      }))
+
+      test("rejects a duplicate job id and keeps the original", Effect.gen(function*() {
+        yield* enqueue("first", { n: 1 }, { jobId: "same" })
+        const err = yield* Effect.flip(enqueue("second", { n: 2 }, { jobId: "same" }))
+        expect(err._tag).toBe("DuplicateJob")
+        const j = yield* job({ queue: Q, id: "same" })
+        expect(j.functionName).toBe("first")
+        expect(j.params).toEqual({ n: 1 })
+      }))
+
+      test("enqueueMany writes all or nothing", Effect.gen(function*() {
+        const c = yield* client
+        yield* enqueue("x", {}, { jobId: "taken" })
+        const err = yield* Effect.flip(c.enqueueMany([
+          { job: "x", params: {}, options: { jobId: "fresh" } },
+          { job: "x", params: {}, options: { jobId: "taken" } }
+        ]))
+        expect(err._tag).toBe("DuplicateJob")
+        expect(yield* c.getJob({ queue: Q, id: "fresh" })).toEqual(Option.none())
+        const many = yield* c.enqueueMany(Array.from({ length: 50 }, (_, i) => ({ job: "x", params: { i } })))
+        expect(many).toHaveLength(50)
+        expect((yield* (yield* JobStore).stats(Q)).ready).toBe(51)
+      }))
+
+      test("rejects params that are not JSON or too large, writing nothing", Effect.gen(function*() {
+        const settings = yield* RrqSettings
+        const circular: Record<string, unknown> = {}
+        circular.self = circular
+        for (const bad of [circular, { n: 1n }, () => 1]) {
+          expect((yield* Effect.flip(enqueue("x", bad)))._tag).toBe("InvalidParams")
+        }
+        const big = "x".repeat(settings.maxPayloadBytes + 1)
+        const tooBig = yield* Effect.flip(enqueue("x", big))
+        expect(tooBig._tag).toBe("InvalidParams")
+        expect(tooBig.message).toContain("maxPayloadBytes")
+        expect(yield* (yield* JobStore).stats(Q)).toMatchObject({ ready: 0, delayed: 0 })
+      }))
+
+      test("rejects invalid options, writing nothing", Effect.gen(function*() {
+        const cases: Array<Parameters<Client.RrqClientShape["enqueue"]>[2]> = [
+          { deferBy: -1000 },
+          { maxRetries: 0 },
+          { maxRetries: 1.5 },
+          { deferBy: 10, deferUntil: Date.now() + 10 },
+          { deferUntil: Number.NaN },
+          { timeout: 0 },
+          { queue: "bad{queue}" },
+          { queue: "" },
+          { jobId: "" }
+        ]
+        for (const options of cases) {
+          const err = yield* Effect.flip(enqueue("x", {}, options))
+          expect(err._tag, JSON.stringify(options)).toBe("InvalidOptions")
+        }
+        expect(yield* (yield* JobStore).stats(Q)).toMatchObject({ ready: 0, delayed: 0 })
+      }))
+
+      test("typed definitions encode params and decode results", Effect.gen(function*() {
+        const c = yield* client
+        const bad = yield* Effect.flip(c.enqueue(Add, { a: 1, b: "2" } as never))
+        expect(bad._tag).toBe("InvalidParams")
+        const ref = yield* c.enqueue(Add, { a: 1, b: 2 })
+        const claimed = (yield* claimOne())!
+        expect(JSON.parse(claimed.params)).toEqual({ a: 1, b: 2 })
+        const store = yield* JobStore
+        yield* store.complete(Q, [{ id: claimed.id, token: claimed.leaseToken, result: "3" }])
+        const result: number = yield* c.waitForResult(ref)
+        expect(result).toBe(3)
+      }))
+
+      test("deferred jobs are not ready before their time", Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* enqueue("later", {}, { deferBy: "300 millis" })
+        yield* enqueue("at", {}, { deferUntil: Date.now() + 300 })
+        expect(yield* store.stats(Q)).toMatchObject({ ready: 0, delayed: 2 })
+        const early = yield* store.claim(Q, { ...W, count: 5 })
+        expect(early.jobs).toHaveLength(0)
+        expect(early.nextRunAt).toBeGreaterThan(Date.now())
+        yield* sleep(400)
+        expect((yield* store.claim(Q, { ...W, count: 5 })).jobs).toHaveLength(2)
+      }))
+
+      test("an idempotency key returns the existing job", Effect.gen(function*() {
+        const a = yield* enqueue("x", { n: 1 }, { idempotencyKey: "order-7" })
+        const b = yield* enqueue("x", { n: 2 }, { idempotencyKey: "order-7" })
+        expect(b.id).toBe(a.id)
+        expect(b.created).toBe(false)
+        expect((yield* job(a)).params).toEqual({ n: 1 })
+        expect((yield* (yield* JobStore).stats(Q)).ready).toBe(1)
+      }))
+    })
+
+    describe("claim and finish", () => {
+      test("claims a batch of ready jobs, each once, with a lease", Effect.gen(function*() {
+        const store = yield* JobStore
+        const c = yield* client
+        yield* c.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ job: "x", params: { i } })))
+        const first = yield* store.claim(Q, { ...W, count: 3 })
+        expect(first.jobs).toHaveLength(3)
+        const second = yield* store.claim(Q, { workerId: "w2", leaseMs: 30_000, count: 3 })
+        expect(second.jobs).toHaveLength(2)
+        expect(second.nextRunAt).toBeUndefined()
+        const ids = [...first.jobs, ...second.jobs].map((j) => j.id)
+        expect(new Set(ids).size).toBe(5)
+        const tokens = [...first.jobs, ...second.jobs].map((j) => j.leaseToken)
+        expect(new Set(tokens).size).toBe(5)
+        const j = yield* job({ queue: Q, id: first.jobs[0]!.id })
+        expect(j).toMatchObject({ status: "ACTIVE", workerId: "w1", leaseToken: first.jobs[0]!.leaseToken })
+        expect(j.startedAt).toBeGreaterThan(0)
+        expect(yield* store.stats(Q)).toMatchObject({ ready: 0, active: 5 })
+        expect((yield* store.claim(Q, { ...W, count: 3 })).jobs).toHaveLength(0)
+      }))
+
+      test("completes once; a wrong or stale token is rejected", Effect.gen(function*() {
+        const store = yield* JobStore
+        const ref = yield* enqueue("x")
+        const claimed = (yield* claimOne())!
+        expect(yield* store.complete(Q, [{ id: ref.id, token: "wrong", result: "1" }])).toEqual([false])
+        expect(yield* store.complete(Q, [{ id: ref.id, token: claimed.leaseToken, result: "{\"ok\":true}" }]))
+          .toEqual([true])
+        expect(yield* store.complete(Q, [{ id: ref.id, token: claimed.leaseToken, result: "2" }])).toEqual([false])
+        expect(yield* store.complete(Q, [{ id: "nope", token: "t", result: "2" }])).toEqual([false])
+        const j = yield* job(ref)
+        expect(j).toMatchObject({ status: "COMPLETED", result: { ok: true } })
+        expect(j.leaseToken).toBeUndefined()
+        expect(j.completedAt).toBeGreaterThan(0)
+        expect(yield* store.stats(Q)).toMatchObject({ active: 0, completedTotal: 1 })
+        expect(yield* store.fail(Q, { id: ref.id, token: claimed.leaseToken }, "late")).toBe("lost")
+        expect(yield* store.retry(Q, { id: ref.id, token: claimed.leaseToken }, { delayMs: 0, error: "late" }))
+          .toBe("lost")
+      }))
+
+      test("retry counts an attempt, waits its delay, then dead-letters when attempts run out", Effect.gen(function*() {
+        const store = yield* JobStore
+        const ref = yield* enqueue("flaky", {}, { maxRetries: 2 })
+        const a1 = (yield* claimOne())!
+        expect(a1.currentRetries).toBe(0)
+        expect(yield* store.retry(Q, { id: ref.id, token: a1.leaseToken }, { delayMs: 200, error: "boom 1" }))
+          .toBe("RETRYING")
+        expect(yield* job(ref)).toMatchObject({ status: "RETRYING", currentRetries: 1, lastError: "boom 1" })
+        expect(yield* claimOne()).toBeUndefined()
+        expect((yield* store.stats(Q)).delayed).toBe(1)
+        yield* sleep(250)
+        const a2 = (yield* claimOne())!
+        expect(a2.currentRetries).toBe(1)
+        expect(yield* store.retry(Q, { id: ref.id, token: a2.leaseToken }, { delayMs: 0, error: "boom 2" }))
+          .toBe("FAILED")
+        expect(yield* job(ref)).toMatchObject({ status: "FAILED", currentRetries: 2, lastError: "boom 2" })
+        expect(yield* store.stats(Q)).toMatchObject({ dlq: 1, failedTotal: 1, active: 0, ready: 0, delayed: 0 })
+      }))
+
+      test("fail sends the job to the DLQ at once, counting the attempt", Effect.gen(function*() {
+        const store = yield* JobStore
+        const ref = yield* enqueue("x", {}, { maxRetries: 5 })
+        const a = (yield* claimOne())!
+        expect(yield* store.fail(Q, { id: ref.id, token: a.leaseToken }, "No handler registered for function 'x'"))
+          .toBe("FAILED")
+        expect(yield* job(ref)).toMatchObject({
+          status: "FAILED",
+          currentRetries: 1,
+          lastError: "No handler registered for function 'x'"
+        })
+        const dlq = yield* store.dlqList(Q, { offset: 0, limit: 10 })
+        expect(dlq.map((j) => j.id)).toEqual([ref.id])
+      }))
+
+      test("requeue returns running jobs to pending without counting an attempt", Effect.gen(function*() {
+        const store = yield* JobStore
+        const ref = yield* enqueue("x")
+        const a = (yield* claimOne())!
+        expect(yield* store.requeue(Q, [{ id: ref.id, token: a.leaseToken }, { id: ref.id, token: "stale" }]))
+          .toEqual([true, false])
+        expect(yield* job(ref)).toMatchObject({ status: "PENDING", currentRetries: 0 })
+        const again = (yield* claimOne())!
+        expect(again.id).toBe(ref.id)
+        expect(again.leaseToken).not.toBe(a.leaseToken)
+        expect(yield* store.complete(Q, [{ id: ref.id, token: a.leaseToken, result: "1" }])).toEqual([false])
+      }))
+
+      test("extend renews held leases and reports lost ones", Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* enqueue("x")
+        const a = (yield* store.claim(Q, { ...W, count: 1, leaseMs: 150 })).jobs[0]!
+        for (let i = 0; i < 3; i++) {
+          yield* sleep(80)
+          expect(yield* store.extend(Q, [{ id: a.id, token: a.leaseToken }, { id: a.id, token: "x" }], 150))
+            .toEqual([true, false])
+          expect((yield* store.recover(Q, { maxStalls: 2, limit: 100 })).requeued).toEqual([])
+        }
+        expect((yield* job({ queue: Q, id: a.id })).status).toBe("ACTIVE")
+      }))
+    })
+
+    describe("lease recovery", () => {
+      test("an expired lease returns the job with stalls + 1; the old worker's completion is rejected", Effect.gen(function*() {
+        const store = yield* JobStore
+        const ref = yield* enqueue("x")
+        const a = (yield* store.claim(Q, { ...W, count: 1, leaseMs: 50 })).jobs[0]!
+        yield* sleep(100)
+        const r = yield* store.recover(Q, { maxStalls: 2, limit: 100 })
+        expect(r).toEqual({ requeued: [ref.id], deadLettered: [] })
+        expect(yield* job(ref)).toMatchObject({ status: "PENDING", stalls: 1, currentRetries: 0 })
+        const b = (yield* store.claim(Q, { workerId: "w2", leaseMs: 30_000, count: 1 })).jobs[0]!
+        expect(yield* store.complete(Q, [{ id: ref.id, token: a.leaseToken, result: "\"old\"" }])).toEqual([false])
+        expect(yield* store.complete(Q, [{ id: ref.id, token: b.leaseToken, result: "\"new\"" }])).toEqual([true])
+        expect(yield* job(ref)).toMatchObject({ status: "COMPLETED", result: "new", workerId: "w2" })
+      }))
+
+      test("a job that stalls more than maxStalls times goes to the DLQ as lost", Effect.gen(function*() {
+        const store = yield* JobStore
+        const ref = yield* enqueue("x", {}, { maxRetries: 10 })
+        const stall = Effect.gen(function*() {
+          yield* store.claim(Q, { ...W, count: 1, leaseMs: 30 })
+          yield* sleep(60)
+          return yield* store.recover(Q, { maxStalls: 1, limit: 100 })
+        })
+        expect((yield* stall).requeued).toEqual([ref.id])
+        expect((yield* stall).deadLettered).toEqual([ref.id])
+        const j = yield* job(ref)
+        expect(j.status).toBe("FAILED")
+        expect(j.stalls).toBe(2)
+        expect(j.lastError).toContain("Job lost")
+        expect((yield* store.stats(Q)).dlq).toBe(1)
+      }))
+    })
+
+    describe("cancel", () => {
+      test("cancels pending and running jobs; finished jobs stay as they are", Effect.gen(function*() {
+        const store = yield* JobStore
+        const c = yield* client
+        const pending = yield* enqueue("x", {}, { deferBy: 10_000 })
+        expect(yield* c.cancel(pending)).toEqual({ _tag: "Cancelled", wasRunning: false })
+        expect((yield* job(pending)).status).toBe("CANCELLED")
+        expect(yield* store.stats(Q)).toMatchObject({ ready: 0, delayed: 0 })
+        const running = yield* enqueue("x")
+        const a = (yield* claimOne())!
+        expect(yield* c.cancel(running)).toEqual({ _tag: "Cancelled", wasRunning: true })
+        expect(yield* store.complete(Q, [{ id: running.id, token: a.leaseToken, result: "1" }])).toEqual([false])
+        expect(yield* store.extend(Q, [{ id: running.id, token: a.leaseToken }], 1000)).toEqual([false])
+        expect((yield* job(running)).status).toBe("CANCELLED")
+        expect(yield* c.cancel(running)).toEqual({ _tag: "AlreadyFinished", status: "CANCELLED" })
+        const missing = yield* Effect.flip(c.cancel({ queue: Q, id: "nope" }))
+        expect(missing._tag).toBe("JobNotFound")
+        expect(yield* store.stats(Q)).toMatchObject({ active: 0, completedTotal: 0 })
+      }))
+    })
+
+    describe("dead-letter queue", () => {
+      const deadLetter = (fn: string, id: string) =>
+        Effect.gen(function*() {
+          const store = yield* JobStore
+          yield* enqueue(fn, { id }, { jobId: id, maxRetries: 1 })
+          const a = (yield* claimOne())!
+          expect(yield* store.retry(Q, { id, token: a.leaseToken }, { delayMs: 0, error: `boom ${id}` })).toBe("FAILED")
+        })
+
+      test("requeue resets retries, status and expiry; filters by function, ids and limit", Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* deadLetter("a", "d1")
+        yield* deadLetter("b", "d2")
+        yield* deadLetter("a", "d3")
+        expect((yield* store.dlqList(Q, { offset: 0, limit: 10 })).map((j) => j.id).sort()).toEqual(["d1", "d2", "d3"])
+        expect(yield* store.dlqRequeue(Q, { functionName: "b" })).toEqual(["d2"])
+        expect(yield* job({ queue: Q, id: "d2" })).toMatchObject({ status: "PENDING", currentRetries: 0 })
+        expect((yield* claimOne())!.id).toBe("d2")
+        expect(yield* store.dlqRequeue(Q, { ids: ["d3", "unknown"] })).toEqual(["d3"])
+        expect(yield* store.dlqRequeue(Q, { limit: 5 })).toEqual(["d1"])
+        expect(yield* store.stats(Q)).toMatchObject({ dlq: 0, ready: 2, active: 1 })
+      }))
+
+      test("purge deletes matching entries and their records", Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* deadLetter("a", "p1")
+        yield* deadLetter("b", "p2")
+        expect(yield* store.dlqPurge(Q, { functionName: "a" })).toBe(1)
+        expect(yield* (yield* client).getJob({ queue: Q, id: "p1" })).toEqual(Option.none())
+        expect(yield* store.dlqPurge(Q, {})).toBe(1)
+        expect((yield* store.stats(Q)).dlq).toBe(0)
+      }))
+    })
+
+    describe("unique keys", () => {
+      const finishers: Record<string, (id: string, token: string) => Effect.Effect<unknown, unknown, JobStore | RrqClient>> = {
+        completes: (id, token) => Effect.flatMap(JobStore, (s) => s.complete(Q, [{ id, token, result: "1" }])),
+        fails: (id, token) => Effect.flatMap(JobStore, (s) => s.fail(Q, { id, token }, "no")),
+        "is cancelled": (id) => Effect.flatMap(RrqClient, (c) => c.cancel({ queue: Q, id }))
+      }
+      for (const [how, finish] of Object.entries(finishers)) {
+        test(`a duplicate waits and runs as soon as the holder ${how}`, Effect.gen(function*() {
+          const holder = yield* enqueue("x", { n: 1 }, { uniqueKey: "user-1" })
+          const waiter = yield* enqueue("x", { n: 2 }, { uniqueKey: "user-1" })
+          const other = yield* enqueue("x", { n: 3 }, { uniqueKey: "user-2" })
+          expect(waiter.id).not.toBe(holder.id)
+          expect((yield* job(waiter)).status).toBe("PENDING")
+          const store = yield* JobStore
+          const first = yield* store.claim(Q, { ...W, count: 10 })
+          expect(first.jobs.map((j) => j.id).sort()).toEqual([holder.id, other.id].sort())
+          const h = first.jobs.find((j) => j.id === holder.id)!
+          yield* finish(h.id, h.leaseToken)
+          const next = yield* store.claim(Q, { ...W, count: 10 })
+          expect(next.jobs.map((j) => j.id)).toEqual([waiter.id])
+          // the key is now held by the waiter: a third job waits again
+          const third = yield* enqueue("x", { n: 4 }, { uniqueKey: "user-1" })
+          expect((yield* store.claim(Q, { ...W, count: 10 })).jobs).toHaveLength(0)
+          yield* store.complete(Q, [{ id: waiter.id, token: next.jobs[0]!.leaseToken, result: "1" }])
+          expect((yield* claimOne())!.id).toBe(third.id)
+        }))
+      }
+
+      test("a cancelled waiter never runs", Effect.gen(function*() {
+        const c = yield* client
+        const holder = yield* enqueue("x", {}, { uniqueKey: "k" })
+        const waiter = yield* enqueue("x", {}, { uniqueKey: "k" })
+        yield* c.cancel(waiter)
+        const h = (yield* claimOne())!
+        expect(h.id).toBe(holder.id)
+        yield* (yield* JobStore).complete(Q, [{ id: h.id, token: h.leaseToken, result: "1" }])
+        expect(yield* claimOne()).toBeUndefined()
+        // and the key is free again
+        const fresh = yield* enqueue("x", {}, { uniqueKey: "k" })
+        expect((yield* claimOne())!.id).toBe(fresh.id)
+      }))
+    })
+
+    describe("damaged records", () => {
+      test("claim quarantines unreadable records into the DLQ and still serves the rest", Effect.gen(function*() {
+        const store = yield* JobStore
+        const door = yield* StoreBackdoor
+        const garbled = yield* enqueue("x", {}, { jobId: "garbled" })
+        const wrongType = yield* enqueue("x", {}, { jobId: "wrong-type" })
+        const good = yield* enqueue("x", { ok: 1 }, { jobId: "good" })
+        yield* door.setRecord(Q, garbled.id, { foo: "bar", currentRetries: "many" })
+        yield* door.setRecord(Q, wrongType.id, "not-a-hash")
+        yield* door.addPending(Q, "ghost", Date.now() - 10)
+        const claimed = yield* store.claim(Q, { ...W, count: 10 })
+        expect(claimed.jobs.map((j) => j.id)).toEqual([good.id])
+        const dlq = yield* store.dlqList(Q, { offset: 0, limit: 10 })
+        expect(dlq.map((j) => j.id).sort()).toEqual(["garbled", "ghost", "wrong-type"])
+        for (const j of dlq) {
+          expect(j.status).toBe("FAILED")
+          expect(j.lastError).toMatch(/Corrupted job record|Job record missing/)
+        }
+        expect(dlq.find((j) => j.id === "ghost")!.lastError).toContain("Job record missing")
+        expect(dlq.find((j) => j.id === "wrong-type")!.lastError).toContain("the record was a")
+        expect(yield* store.stats(Q)).toMatchObject({ ready: 0, active: 1, dlq: 3, failedTotal: 3 })
+      }))
+
+      test("getJob reports a record it cannot read as CorruptedJob", Effect.gen(function*() {
+        const door = yield* StoreBackdoor
+        const ref = yield* enqueue("x")
+        yield* door.setRecord(Q, ref.id, { id: ref.id, status: "WHATEVER" })
+        const err = yield* Effect.flip((yield* JobStore).getJob(ref))
+        expect(err._tag).toBe("CorruptedJob")
+        yield* door.setRecord(Q, ref.id, "not-a-hash")
+        expect((yield* Effect.flip((yield* JobStore).getJob(ref)))._tag).toBe("CorruptedJob")
+        expect(yield* (yield* JobStore).getJob({ queue: Q, id: "missing" })).toEqual(Option.none())
+      }))
+
+      test("recovery quarantines an expired lease whose record vanished", Effect.gen(function*() {
+        const store = yield* JobStore
+        const door = yield* StoreBackdoor
+        const ref = yield* enqueue("x")
+        yield* store.claim(Q, { ...W, count: 1, leaseMs: 20 })
+        yield* door.setRecord(Q, ref.id, undefined)
+        yield* sleep(50)
+        expect((yield* store.recover(Q, { maxStalls: 2, limit: 10 })).deadLettered).toEqual([ref.id])
+        expect((yield* job(ref)).lastError).toContain("Job record missing")
+      }))
+    })
+
+    describe("results and signals", () => {
+      test("waitForResult returns as soon as the job finishes, and reports failures", Effect.gen(function*() {
+        const c = yield* client
+        const store = yield* JobStore
+        const ref = yield* enqueue("x")
+        const waiter = yield* Effect.fork(c.waitForResult(ref, { timeout: "5 seconds" }))
+        yield* sleep(50)
+        const a = (yield* claimOne())!
+        yield* store.complete(Q, [{ id: a.id, token: a.leaseToken, result: "{\"v\":42}" }])
+        expect(yield* waiter.await.pipe(Effect.flatten)).toEqual({ v: 42 })
+
+        const failing = yield* enqueue("x", {}, { maxRetries: 1 })
+        const b = (yield* claimOne())!
+        yield* store.fail(Q, { id: failing.id, token: b.leaseToken }, "nope")
+        const failed = yield* Effect.flip(c.waitForResult(failing))
+        expect(failed).toMatchObject({ _tag: "JobFailed", status: "FAILED", error: "nope" })
+
+        const slow = yield* enqueue("x", {}, { deferBy: 10_000 })
+        expect((yield* Effect.flip(c.waitForResult(slow, { timeout: "100 millis" })))._tag).toBe("WaitTimeout")
+        expect((yield* Effect.flip(c.waitForResult({ queue: Q, id: "nope" })))._tag).toBe("JobNotFound")
+      }))
+
+      test("an armed work signal fires on enqueue", Effect.gen(function*() {
+        const store = yield* JobStore
+        const wait = yield* store.workSignal([Q, "other"])
+        const fiber = yield* Effect.fork(wait)
+        yield* enqueue("x", {}, { queue: "other" })
+        const woke = yield* fiber.await.pipe(Effect.timeout("2 seconds"), Effect.either)
+        expect(Either.isRight(woke)).toBe(true)
+      }))
+
+      test("finished records expire after their result TTL", Effect.gen(function*() {
+        const store = yield* JobStore
+        const ref = yield* enqueue("x", {}, { resultTtl: "100 millis" })
+        const a = (yield* claimOne())!
+        yield* store.complete(Q, [{ id: a.id, token: a.leaseToken, result: "1" }])
+        expect(Option.isSome(yield* store.getJob(ref))).toBe(true)
+        yield* sleep(250)
+        expect(yield* store.getJob(ref)).toEqual(Option.none())
+      }))
+    })
+  })
+
+/** The backdoor of the Redis store: raw commands on its keys. */
+export const redisBackdoor = Layer.effect(
+  StoreBackdoor,
+  Effect.gen(function*() {
+    const { redis } = yield* RedisClient
+    const keys = Keys.make((yield* RrqSettings).keyPrefix)
+    return {
+      setRecord: (queue, id, record) =>
+        Effect.promise(async () => {
+          const key = keys.job(queue, id)
+          await redis.del(key)
+          if (record === "not-a-hash") await redis.set(key, "garbage")
+          else if (record) await redis.hset(key, record)
+        }),
+      addPending: (queue, id, runAt) => Effect.promise(() => redis.zadd(keys.queue(queue).pending, runAt, id))
+    } satisfies StoreBackdoorShape
+  })
+)
