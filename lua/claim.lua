@@ -16,6 +16,7 @@ local now = nowMs()
 
 local out = { -1 }
 local claimed = 0
+local dead = {}
 local ids = redis.call('ZRANGEBYSCORE', keys.pending, '-inf', now, 'LIMIT', 0, count)
 for i, id in ipairs(ids) do
   redis.call('ZREM', keys.pending, id)
@@ -23,8 +24,10 @@ for i, id in ipairs(ids) do
   local kind = redis.call('TYPE', jk)['ok']
   if kind == 'none' then
     quarantine(prefix, keys, queue, id, now, 'Job record missing: a pending entry had no record', dlqTtl, lockTtl)
+    dead[#dead + 1] = id
   elseif kind ~= 'hash' then
     quarantine(prefix, keys, queue, id, now, 'Corrupted job record', dlqTtl, lockTtl)
+    dead[#dead + 1] = id
   else
     local f = redis.call('HMGET', jk, 'functionName', 'params', 'currentRetries', 'maxRetries',
       'timeoutMs', 'enqueuedAt', 'traceContext', 'status')
@@ -33,6 +36,7 @@ for i, id in ipairs(ids) do
       -- a stale pending entry of a finished job: nothing to run
     elseif not f[1] or not f[2] or not tonumber(f[3]) or not tonumber(f[4]) or not tonumber(f[6]) then
       quarantine(prefix, keys, queue, id, now, 'Corrupted job record: missing or invalid fields', dlqTtl, lockTtl)
+      dead[#dead + 1] = id
     else
       local token = tokenBase .. '-' .. i
       redis.call('HSET', jk, 'status', 'ACTIVE', 'workerId', workerId, 'startedAt', now, 'leaseToken', token)
@@ -56,4 +60,5 @@ if claimed < count then
   local first = redis.call('ZRANGE', keys.pending, 0, 0, 'WITHSCORES')
   if first[2] then out[1] = tonumber(first[2]) end
 end
+if #dead > 0 then redis.call('PUBLISH', prefix .. 'done', table.concat(dead, ' ')) end
 return out

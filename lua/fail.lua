@@ -11,7 +11,7 @@ local jk = jobKey(prefix, id)
 if not holdsLease(jk, token) then return 'lost' end
 local now = nowMs()
 redis.call('ZREM', keys.active, id)
-redis.call('HINCRBY', jk, 'currentRetries', 1)
+increment(jk, 'currentRetries')
 deadLetter(prefix, keys, id, now, err, tonumber(ARGV[5]), tonumber(ARGV[6]))
 redis.call('PUBLISH', prefix .. 'done', id)
 return 'FAILED'

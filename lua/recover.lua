@@ -19,7 +19,7 @@ for _, id in ipairs(ids) do
     quarantine(prefix, keys, queue, id, now, 'Job record missing or unreadable: found with an expired lease', dlqTtl, lockTtl)
     dead[#dead + 1] = id
   elseif redis.call('HGET', jk, 'status') == 'ACTIVE' then
-    local stalls = redis.call('HINCRBY', jk, 'stalls', 1)
+    local stalls = increment(jk, 'stalls')
     local worker = redis.call('HGET', jk, 'workerId') or '?'
     if stalls > maxStalls then
       deadLetter(prefix, keys, id, now, 'Job lost: worker ' .. worker .. ' stopped renewing its lease (' ..

@@ -13,7 +13,7 @@ local jk = jobKey(prefix, id)
 if not holdsLease(jk, token) then return 'lost' end
 local now = nowMs()
 redis.call('ZREM', keys.active, id)
-local retries = redis.call('HINCRBY', jk, 'currentRetries', 1)
+local retries = increment(jk, 'currentRetries')
 local maxRetries = tonumber(redis.call('HGET', jk, 'maxRetries')) or 0
 if retries >= maxRetries then
   deadLetter(prefix, keys, id, now, err, dlqTtl, lockTtl)

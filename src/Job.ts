@@ -2,7 +2,10 @@
  * The job model: the record stored in `rrq:{q}:job:<id>`, its statuses, and
  * the options accepted when enqueueing.
  */
-import { Duration, Schema } from "effect"
+import { Buffer } from "node:buffer"
+import { type Duration, Schema } from "effect"
+import { InvalidOptions } from "./Errors.js"
+import { isValidQueueName } from "./Keys.js"
 
 export const JobId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256), Schema.brand("rrq/JobId"))
 export type JobId = typeof JobId.Type
@@ -107,4 +110,32 @@ export interface NewJob {
   readonly uniqueKey?: string | undefined
   readonly idempotencyKey?: string | undefined
   readonly traceContext?: string | undefined
+}
+
+/**
+ * Checks a job before anything is written. Both stores call it, so a bad job
+ * is rejected the same way whatever the backend (and whoever the producer).
+ */
+export const validateNewJob = (job: NewJob, maxPayloadBytes: number): InvalidOptions | undefined => {
+  const invalid = (message: string) => new InvalidOptions({ message })
+  if (!isValidQueueName(job.queue)) {
+    return invalid(`invalid queue name '${job.queue}' (1 to 200 characters, no braces or whitespace)`)
+  }
+  if (job.id.length === 0 || job.id.length > 256) return invalid("a job id must be 1 to 256 characters")
+  if (!Number.isInteger(job.maxRetries) || job.maxRetries < 1) {
+    return invalid(`maxRetries must be an integer ≥ 1, got ${job.maxRetries}`)
+  }
+  if (!Number.isFinite(job.delayMs) || job.delayMs < 0) {
+    return invalid(`the delay must be a finite, non-negative duration, got ${job.delayMs}ms`)
+  }
+  if (job.runAt !== undefined && !(Number.isFinite(job.runAt) && job.runAt >= 0)) {
+    return invalid(`the run-at must be a valid instant, got ${job.runAt}`)
+  }
+  if (job.timeoutMs !== undefined && !(job.timeoutMs > 0)) return invalid("timeout must be positive")
+  if (!(job.resultTtlMs >= 0)) return invalid("resultTtl must be ≥ 0")
+  const bytes = Buffer.byteLength(job.params, "utf8")
+  if (bytes > maxPayloadBytes) {
+    return invalid(`params are ${bytes} bytes, more than maxPayloadBytes (${maxPayloadBytes})`)
+  }
+  return undefined
 }

@@ -44,12 +44,13 @@ export const toRedisError = (what: string) => (cause: unknown): RedisError =>
     cause
   })
 
-/** Jittered exponential reconnect delay, capped at 5 s. */
-const reconnectDelay = (times: number) => Math.round(Math.min(5_000, 100 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2))
+/** Jittered exponential reconnect delay, capped at 2 s. */
+const reconnectDelay = (times: number) => Math.round(Math.min(2_000, 50 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2))
 
 const baseOptions: RedisOptions = {
-  // a command fails after a few reconnect attempts instead of hanging while Redis is away
-  maxRetriesPerRequest: 3,
+  // a command fails after one reconnect attempt instead of hanging while Redis is away;
+  // callers (the worker loops) retry with their own backoff
+  maxRetriesPerRequest: 1,
   retryStrategy: reconnectDelay,
   connectTimeout: 5_000,
   enableAutoPipelining: true,

@@ -134,7 +134,9 @@ export const resolve = (input: SettingsInput = {}): Either.Either<Settings, Inva
       return Either.left(new InvalidOptions({ message: `${key} must be an integer ≥ 0, got ${s[key]}` }))
     }
   }
-  if (s.leaseMs < 1) return Either.left(new InvalidOptions({ message: "leaseMs must be > 0" }))
+  for (const key of ["leaseMs", "uniqueLockTtlMs", "idempotencyTtlMs", "pollDelayMs", "recoverIntervalMs", "healthIntervalMs"] as const) {
+    if (s[key] < 1) return Either.left(new InvalidOptions({ message: `${key} must be at least 1ms` }))
+  }
   if (!(s.pollJitter >= 0 && s.pollJitter <= 1)) {
     return Either.left(new InvalidOptions({ message: "pollJitter must be between 0 and 1" }))
   }

@@ -10,6 +10,14 @@ local function jobKey(prefix, id)
   return prefix .. 'job:' .. id
 end
 
+-- Adds 1 to a counter field of a job; a field that is not a number counts as 0
+-- (HINCRBY would abort the script halfway on a damaged record).
+local function increment(jk, field)
+  local value = (tonumber(redis.call('HGET', jk, field)) or 0) + 1
+  redis.call('HSET', jk, field, value)
+  return value
+end
+
 -- Sets a TTL, or removes it when ttl is 0 (keep forever).
 local function expireOrPersist(key, ttl)
   if ttl > 0 then

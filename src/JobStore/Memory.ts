@@ -9,10 +9,9 @@
  * command error in the middle of a script (WRONGTYPE, HINCRBY on a
  * non-integer) keeps the writes made so far and fails with `RedisError`.
  */
-import { Buffer } from "node:buffer"
 import { Clock, Deferred, Effect, Either, Exit, FiberId, Option, Random } from "effect"
-import { CorruptedJob, DuplicateJob, InvalidOptions, JobNotFound, RedisError } from "../Errors.js"
-import { decodeHash } from "../Job.js"
+import { CorruptedJob, DuplicateJob, JobNotFound, RedisError } from "../Errors.js"
+import { decodeHash, validateNewJob } from "../Job.js"
 import type { Job, JobRef, NewJob } from "../Job.js"
 import type {
   CancelOutcome,
@@ -30,32 +29,7 @@ import type {
   RetryOutcome
 } from "../JobStore.js"
 import * as Keys from "../Keys.js"
-import { RrqSettings, type Settings } from "../Settings.js"
-
-/**
- * Checks a job before anything is written. Shared by both stores, so a bad
- * job is rejected the same way whatever the backend.
- */
-export const validateNewJob = (job: NewJob, settings: Settings): InvalidOptions | undefined => {
-  const invalid = (message: string) => new InvalidOptions({ message })
-  if (!Keys.isValidQueueName(job.queue)) {
-    return invalid(`invalid queue name '${job.queue}' (1 to 200 characters, no braces or whitespace)`)
-  }
-  if (!Number.isInteger(job.maxRetries) || job.maxRetries < 1) {
-    return invalid(`maxRetries must be an integer ≥ 1, got ${job.maxRetries}`)
-  }
-  if (!Number.isFinite(job.delayMs) || job.delayMs < 0) {
-    return invalid(`the delay must be a finite, non-negative duration, got ${job.delayMs}ms`)
-  }
-  if (job.runAt !== undefined && !Number.isFinite(job.runAt)) {
-    return invalid(`the run-at must be a finite instant, got ${job.runAt}`)
-  }
-  const bytes = Buffer.byteLength(job.params, "utf8")
-  if (bytes > settings.maxPayloadBytes) {
-    return invalid(`params are ${bytes} bytes, more than maxPayloadBytes (${settings.maxPayloadBytes})`)
-  }
-  return undefined
-}
+import { RrqSettings } from "../Settings.js"
 
 /** The store plus hooks for the contract suite to simulate corrupted data. */
 export interface MemoryStore extends JobStoreShape {
@@ -118,7 +92,6 @@ interface Ctx {
 class ScriptError extends Error {}
 
 const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-const NOT_INTEGER = "ERR hash value is not an integer"
 
 // A key lives `ttl` ms: gone once the clock reaches its deadline (TestClock-friendly).
 const isExpired = (entry: { readonly expiresAt: number | undefined }, now: number) =>
@@ -238,14 +211,10 @@ const hdel = (c: Ctx, id: string, ...fields: ReadonlyArray<string>): void => {
   if (h.size === 0) c.q.records.delete(id)
 }
 
-/** HINCRBY: the field must hold a plain integer (no spaces, no sign +, no leading zeros). */
-const hincrby = (c: Ctx, id: string, field: string, by: number): number => {
-  if (hash(c, id) === undefined) hset(c, id, {})
-  const h = hash(c, id)!
-  const raw = h.get(field) ?? "0"
-  if (!/^(?:0|-?[1-9]\d*)$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ScriptError(NOT_INTEGER)
-  const value = Number(raw) + by
-  h.set(field, String(value))
+/** `increment` of common.lua: a field that is not a number counts as 0. */
+const increment = (c: Ctx, id: string, field: string): number => {
+  const value = (luaToNumber(hget(c, id, field)) ?? 0) + 1
+  hset(c, id, { [field]: value })
   return value
 }
 
@@ -465,7 +434,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
    */
   const enqueue = Effect.fn("MemoryStore.enqueue")(function*(jobs: ReadonlyArray<NewJob>) {
     for (const job of jobs) {
-      const invalid = validateNewJob(job, settings)
+      const invalid = validateNewJob(job, settings.maxPayloadBytes)
       if (invalid !== undefined) return yield* invalid
     }
     const groups = new Map<string, Array<number>>()
@@ -626,7 +595,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       const { id, token } = lease
       if (!holdsLease(c, id, token)) return "lost"
       c.q.active.delete(id)
-      const retries = hincrby(c, id, "currentRetries", 1)
+      const retries = increment(c, id, "currentRetries")
       const maxRetries = luaToNumber(hget(c, id, "maxRetries")) ?? 0
       if (retries >= maxRetries) {
         deadLetter(c, id, options.error)
@@ -645,7 +614,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     script("fail", queue, (c): FailOutcome => {
       if (!holdsLease(c, lease.id, lease.token)) return "lost"
       c.q.active.delete(lease.id)
-      hincrby(c, lease.id, "currentRetries", 1)
+      increment(c, lease.id, "currentRetries")
       deadLetter(c, lease.id, error)
       return "FAILED"
     })
@@ -683,7 +652,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
           quarantine(c, id, "Job record missing or unreadable: found with an expired lease")
           deadLettered.push(id)
         } else if (hget(c, id, "status") === "ACTIVE") {
-          const stalls = hincrby(c, id, "stalls", 1)
+          const stalls = increment(c, id, "stalls")
           const worker = hget(c, id, "workerId") ?? "?"
           if (stalls > options.maxStalls) {
             deadLetter(

@@ -19,7 +19,6 @@ import * as Keys from "../Keys.js"
 import { RedisClient } from "../Redis.js"
 import { Scripts } from "../Scripts.js"
 import { RrqSettings } from "../Settings.js"
-import { validateNewJob } from "./Memory.js"
 
 const CLAIM_FIELDS = 9
 
@@ -111,7 +110,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     const enqueue: JobStoreShape["enqueue"] = (jobs) =>
       Effect.gen(function*() {
         for (const job of jobs) {
-          const invalid = validateNewJob(job, settings)
+          const invalid = Job.validateNewJob(job, settings.maxPayloadBytes)
           if (invalid) return yield* invalid
         }
         const byQueue = new Map<string, Array<Job.NewJob>>()

@@ -1,0 +1,17 @@
+/**
+ * rrq: a reliable job queue on Redis for TypeScript, built on Effect.
+ */
+export * as Client from "./Client.js"
+export * as Errors from "./Errors.js"
+export * as Job from "./Job.js"
+export * as JobDefinition from "./JobDefinition.js"
+export * as JobStore from "./JobStore.js"
+export * as Keys from "./Keys.js"
+export * as Redis from "./Redis.js"
+export * as Scripts from "./Scripts.js"
+export * as Settings from "./Settings.js"
+
+export { RrqClient } from "./Client.js"
+export { FailJob, RetryJob } from "./Errors.js"
+export { RedisClient } from "./Redis.js"
+export { RrqSettings } from "./Settings.js"
