@@ -1,7 +1,8 @@
 -- retry: counts a failed attempt; the job runs again after delayMs, or, when its
 -- attempts are used up, goes to the DLQ as FAILED.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
--- ARGV: 1 prefix, 2 id, 3 leaseToken, 4 delayMs, 5 error, 6 dlqTtlMs, 7 uniqueLockTtlMs
+-- ARGV: 1 prefix, 2 id, 3 leaseToken, 4 delayMs, 5 error, 6 dlqTtlMs, 7 uniqueLockTtlMs,
+--       8 maxRetries override|'' (a handler's own limit; '' uses the record's)
 -- Returns: 'RETRYING', 'FAILED', or 'lost' (lease no longer held; nothing written).
 -- @include common
 
@@ -14,7 +15,7 @@ if not holdsLease(jk, token) then return 'lost' end
 local now = nowMs()
 redis.call('ZREM', keys.active, id)
 local retries = increment(jk, 'currentRetries')
-local maxRetries = tonumber(redis.call('HGET', jk, 'maxRetries')) or 0
+local maxRetries = tonumber(ARGV[8]) or tonumber(redis.call('HGET', jk, 'maxRetries')) or 0
 if retries >= maxRetries then
   deadLetter(prefix, keys, id, now, err, dlqTtl, lockTtl)
   redis.call('PUBLISH', prefix .. 'done', id)

@@ -91,6 +91,20 @@ export interface QueueStats {
   readonly failedTotal: number
 }
 
+/** A worker's heartbeat, as stored under `rrq:worker:<id>` and listed by `rrq check`. */
+export interface WorkerInfo {
+  readonly id: string
+  readonly pid: number
+  readonly host: string
+  readonly queues: ReadonlyArray<string>
+  readonly concurrency: number
+  /** Jobs running at the last beat. */
+  readonly active: number
+  readonly status: "running" | "stopping"
+  readonly startedAt: number
+  readonly lastBeat: number
+}
+
 export interface JobStoreShape {
   /** Writes jobs (record + pending entry) atomically per queue. A duplicate id fails the whole call. */
   readonly enqueue: (
@@ -103,11 +117,14 @@ export interface JobStoreShape {
     queue: string,
     completions: ReadonlyArray<Completion>
   ) => Effect.Effect<ReadonlyArray<boolean>, RedisError>
-  /** Counts a failed attempt: back to pending after `delayMs`, or FAILED into the DLQ when attempts are used up. */
+  /**
+   * Counts a failed attempt: back to pending after `delayMs`, or FAILED into the
+   * DLQ when attempts are used up (`maxRetries` overrides the record's, e.g. a handler's own).
+   */
   readonly retry: (
     queue: string,
     lease: Lease,
-    options: { readonly delayMs: number; readonly error: string }
+    options: { readonly delayMs: number; readonly error: string; readonly maxRetries?: number | undefined }
   ) => Effect.Effect<RetryOutcome, RedisError>
   /** Counts a failed attempt and moves the job to the DLQ at once. */
   readonly fail: (queue: string, lease: Lease, error: string) => Effect.Effect<FailOutcome, RedisError>
@@ -145,6 +162,16 @@ export interface JobStoreShape {
   readonly workSignal: (queues: ReadonlyArray<string>) => Effect.Effect<Effect.Effect<void>>
   /** Arms a wait for the job reaching a terminal state (or being cancelled). */
   readonly finishedSignal: (ref: JobRef) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
+  /** Calls `onCancel` with the ref of every running job of these queues that gets cancelled, until the scope closes. */
+  readonly onCancel: (
+    queues: ReadonlyArray<string>,
+    onCancel: (ref: JobRef) => void
+  ) => Effect.Effect<void, never, Scope.Scope>
+  /** Records a worker's heartbeat, kept for `ttlMs`. */
+  readonly heartbeat: (info: WorkerInfo, ttlMs: number) => Effect.Effect<void, RedisError>
+  readonly removeHeartbeat: (workerId: string) => Effect.Effect<void, RedisError>
+  /** Workers whose heartbeat has not expired, by id. */
+  readonly workers: Effect.Effect<ReadonlyArray<WorkerInfo>, RedisError>
 }
 
 export class JobStore extends Context.Tag("rrq/JobStore")<JobStore, JobStoreShape>() {}

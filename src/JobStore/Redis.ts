@@ -6,6 +6,7 @@
 import { Clock, Deferred, Effect, Either, Exit, type Scope } from "effect"
 import { CorruptedJob, DuplicateJob, JobNotFound, type RedisError } from "../Errors.js"
 import * as Job from "../Job.js"
+import { JobRef } from "../Job.js"
 import type {
   CancelOutcome,
   ClaimedJob,
@@ -13,7 +14,8 @@ import type {
   EnqueueOutcome,
   JobStoreShape,
   Lease,
-  RetryOutcome
+  RetryOutcome,
+  WorkerInfo
 } from "../JobStore.js"
 import * as Keys from "../Keys.js"
 import { RedisClient } from "../Redis.js"
@@ -27,6 +29,7 @@ class Channels {
   private readonly armed = new Map<string, Deferred.Deferred<void>>()
   private readonly byId = new Map<string, Map<string, Set<Deferred.Deferred<void>>>>()
   private readonly subscribed = new Map<string, Promise<unknown>>()
+  private readonly listeners = new Map<string, Set<(message: string) => void>>()
 
   constructor(private readonly subscribe: (channel: string) => Promise<unknown>) {}
 
@@ -65,7 +68,16 @@ class Channels {
     }]
   }
 
+  listen(channel: string, f: (message: string) => void): () => void {
+    let set = this.listeners.get(channel)
+    if (!set) this.listeners.set(channel, (set = new Set()))
+    set.add(f)
+    return () => set.delete(f)
+  }
+
   onMessage(channel: string, message: string) {
+    const fs = this.listeners.get(channel)
+    if (fs) for (const f of fs) f(message)
     const d = this.armed.get(channel)
     if (d) {
       this.armed.delete(channel)
@@ -196,8 +208,16 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
           booleans
         )
 
-    const retry: JobStoreShape["retry"] = (queue, lease, { delayMs, error }) =>
-      run("retry", queue, [lease.id, lease.token, Math.max(0, Math.round(delayMs)), error, settings.dlqTtlMs, settings.uniqueLockTtlMs])
+    const retry: JobStoreShape["retry"] = (queue, lease, { delayMs, error, maxRetries }) =>
+      run("retry", queue, [
+        lease.id,
+        lease.token,
+        Math.max(0, Math.round(delayMs)),
+        error,
+        settings.dlqTtlMs,
+        settings.uniqueLockTtlMs,
+        maxRetries ?? ""
+      ])
         .pipe(Effect.map((r) => r as RetryOutcome))
 
     const fail: JobStoreShape["fail"] = (queue, lease, error) =>
@@ -331,6 +351,47 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         return Deferred.await(d)
       })
 
+    const onCancel: JobStoreShape["onCancel"] = (qs, f) =>
+      Effect.forEach(qs, (queue) => {
+        const channel = keys.queue(queue).cancel
+        return subscribe(channel).pipe(
+          Effect.zipRight(Effect.acquireRelease(
+            Effect.sync(() => channels.listen(channel, (id) => f(new JobRef({ queue, id })))),
+            (stop) => Effect.sync(stop)
+          ))
+        )
+      }, { discard: true })
+
+    const heartbeat: JobStoreShape["heartbeat"] = (info, ttlMs) =>
+      use((r) => r.set(keys.worker(info.id), JSON.stringify(info), "PX", Math.max(1, Math.round(ttlMs)))).pipe(
+        Effect.asVoid
+      )
+
+    const removeHeartbeat: JobStoreShape["removeHeartbeat"] = (id) =>
+      use((r) => r.del(keys.worker(id))).pipe(Effect.asVoid)
+
+    const workers: JobStoreShape["workers"] = Effect.gen(function*() {
+      const found = new Set<string>()
+      let cursor = "0"
+      do {
+        const [next, batch] = yield* use((r) => r.scan(cursor, "MATCH", keys.workerPattern, "COUNT", 1000))
+        for (const k of batch) found.add(k)
+        cursor = next
+      } while (cursor !== "0")
+      if (found.size === 0) return []
+      const values = yield* use((r) => r.mget(...found))
+      const infos: Array<WorkerInfo> = []
+      for (const v of values) {
+        if (!v) continue
+        try {
+          infos.push(JSON.parse(v) as WorkerInfo)
+        } catch {
+          // a heartbeat that is not JSON is ignored; it expires on its own
+        }
+      }
+      return infos.sort((a, b) => a.id.localeCompare(b.id))
+    })
+
     return {
       enqueue,
       claim,
@@ -348,7 +409,11 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       stats,
       queues,
       workSignal,
-      finishedSignal
+      finishedSignal,
+      onCancel,
+      heartbeat,
+      removeHeartbeat,
+      workers
     } satisfies JobStoreShape
   }
 )

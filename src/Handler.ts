@@ -1,0 +1,125 @@
+/**
+ * Handlers: what a worker runs for a function name. A handler may return an
+ * Effect, a Promise or a plain value, so `async (params, ctx) => ...` works as is.
+ */
+import { Duration, Effect, Schema } from "effect"
+import type { RrqClientShape } from "./Client.js"
+import type { Layer } from "effect"
+import type * as JobDefinition from "./JobDefinition.js"
+import type { SettingsInput } from "./Settings.js"
+
+/** What a handler knows about the job it runs. */
+export interface JobContext {
+  readonly jobId: string
+  /** 1 on the first run. */
+  readonly attempt: number
+  readonly queue: string
+  readonly workerId: string
+  readonly enqueuedAt: number
+  /** Epoch ms after which the attempt is interrupted. */
+  readonly deadline: number
+  /** Aborted when the attempt is interrupted (timeout, cancel, shutdown): pass it to fetch & co. */
+  readonly signal: AbortSignal
+  /** For enqueuing follow-up jobs. */
+  readonly client: RrqClientShape
+}
+
+export type HandlerResult<A, E, R> = Effect.Effect<A, E, R> | PromiseLike<A> | A
+
+export type HandlerFn<P, A, E = unknown, R = never> = (params: P, ctx: JobContext) => HandlerResult<A, E, R>
+
+export interface HandlerOptions {
+  /** Per-attempt timeout; a job's own `timeout` takes precedence. */
+  readonly timeout?: Duration.DurationInput
+  /** Total attempts, overriding the job record's. */
+  readonly maxRetries?: number
+  /** Retry (with backoff) on timeout instead of dead-lettering. */
+  readonly retryOnTimeout?: boolean
+}
+
+export interface Handler<R = never> {
+  readonly _tag: "Handler"
+  readonly params: Schema.Schema<any, any>
+  readonly result: Schema.Schema<any, any>
+  readonly timeoutMs: number | undefined
+  readonly maxRetries: number | undefined
+  readonly retryOnTimeout: boolean
+  readonly run: (params: unknown, ctx: JobContext) => Effect.Effect<unknown, unknown, R>
+}
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+/** Turns whatever the function returned (or threw) into an Effect. */
+const adapt = <R>(f: (params: unknown, ctx: JobContext) => unknown) =>
+(params: unknown, ctx: JobContext): Effect.Effect<unknown, unknown, R> =>
+  Effect.suspend(() => {
+    const out = f(params, ctx)
+    if (Effect.isEffect(out)) return out as Effect.Effect<unknown, unknown, R>
+    if (isPromiseLike(out)) return Effect.tryPromise({ try: () => out, catch: (e) => e })
+    return Effect.succeed(out)
+  }).pipe(
+    // a synchronous throw is the handler's failure, not a worker defect
+    Effect.catchAllDefect((defect) => Effect.fail(defect))
+  )
+
+const build = <R>(
+  params: Schema.Schema<any, any>,
+  result: Schema.Schema<any, any>,
+  options: HandlerOptions,
+  f: (params: unknown, ctx: JobContext) => unknown
+): Handler<R> => ({
+  _tag: "Handler",
+  params,
+  result,
+  timeoutMs: options.timeout === undefined ? undefined : Duration.toMillis(options.timeout),
+  maxRetries: options.maxRetries,
+  retryOnTimeout: options.retryOnTimeout ?? false,
+  run: adapt<R>(f)
+})
+
+/** A handler for a bare function name, with optional Schemas for params and result. */
+export const make = <P = unknown, PI = unknown, A = unknown, AI = unknown, E = unknown, R = never>(
+  options: HandlerOptions & {
+    readonly params?: Schema.Schema<P, PI>
+    readonly result?: Schema.Schema<A, AI>
+  },
+  f: HandlerFn<P, A, E, R>
+): Handler<R> =>
+  build<R>(options.params ?? Schema.Unknown, options.result ?? Schema.Unknown, options, f as never)
+
+/** A handler for a job definition: params and result typed by its Schemas, its defaults applied. */
+export const forJob = <D extends JobDefinition.Any, E = unknown, R = never>(
+  definition: D,
+  f: HandlerFn<JobDefinition.Params<D>, JobDefinition.Result<D>, E, R>,
+  options: HandlerOptions = {}
+): Handler<R> =>
+  build<R>(definition.params, definition.result, {
+    ...(definition.timeout === undefined ? {} : { timeout: definition.timeout }),
+    ...options
+  }, f as never)
+
+export const isHandler = (u: unknown): u is Handler<any> =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Handler"
+
+/** Handlers by function name: a `Handler`, or a plain function `(params, ctx) => ...`. */
+export type Handlers<R = never> = Readonly<Record<string, Handler<R> | ((params: any, ctx: JobContext) => unknown)>>
+
+/** Normalises a handler map: plain functions become handlers with no Schemas. */
+export const registry = <R>(handlers: Handlers<R>): ReadonlyMap<string, Handler<R>> =>
+  new Map(
+    Object.entries(handlers).map(([name, h]) => [name, isHandler(h) ? h : make({}, h as HandlerFn<unknown, unknown>)])
+  )
+
+/** The default export of a settings file (`rrq worker run --settings FILE`). */
+export interface Config<R = never> {
+  readonly handlers: Handlers<R>
+  readonly settings?: SettingsInput
+  /** Services the handlers need (startup and shutdown hooks live in it too). */
+  readonly layer?: Layer.Layer<R, unknown, never>
+  /** Queues to serve when the command line names none (`name` or `name:weight`). */
+  readonly queues?: ReadonlyArray<string>
+}
+
+/** Typed identity for settings files; a plain object with the same shape works too. */
+export const defineConfig = <R = never>(config: Config<R>): Config<R> => config

@@ -1,0 +1,578 @@
+/**
+ * The worker runtime (DESIGN §5). One worker serves a list of queues with a
+ * fixed number of slots. Its fibers:
+ * - the claim loop: claims exactly the free slots in one batch per queue, and
+ *   sleeps until a wake-up, the next deferred run-at, or the jittered poll delay;
+ * - one fiber per job, plus one deadline sweeper that interrupts overdue jobs
+ *   (a timer per job costs more than the job);
+ * - a completion flusher that records finished jobs in batches;
+ * - lease renewal (batched), the expired-lease recovery sweep, the heartbeat,
+ *   and the cancel listener.
+ * Closing the worker's scope shuts it down gracefully: stop claiming, let running
+ * jobs finish within the grace period, then interrupt and requeue the rest.
+ */
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberId,
+  Layer,
+  Option,
+  Queue,
+  Schema,
+  type Scope
+} from "effect"
+import { hostname } from "node:os"
+import { randomBytes } from "node:crypto"
+import * as Client from "./Client.js"
+import { FailJob, RetryJob } from "./Errors.js"
+import * as Handler from "./Handler.js"
+import { JobRef } from "./Job.js"
+import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
+import { RetryPolicy } from "./Retry.js"
+import * as Retry from "./Retry.js"
+import { RrqSettings, type Settings } from "./Settings.js"
+
+export interface WorkerOptions<R = never> {
+  readonly handlers: Handler.Handlers<R>
+  /** Queues to serve: `name`, or `name:weight` for weighted selection. Default: the default queue. */
+  readonly queues?: ReadonlyArray<string>
+  /** Always try the queues in the given order instead of rotating. */
+  readonly strictOrder?: boolean
+  /** Jobs run at once (default: settings.concurrency). */
+  readonly concurrency?: number
+  /** Stop once no job is ready or running. */
+  readonly burst?: boolean
+  readonly workerId?: string
+}
+
+export interface WorkerCounts {
+  readonly claimed: number
+  readonly completed: number
+  readonly retried: number
+  readonly failed: number
+  readonly requeued: number
+  /** Finished jobs whose lease had been lost (recovered elsewhere or cancelled): nothing was written. */
+  readonly lost: number
+}
+
+export interface WorkerShape {
+  readonly id: string
+  readonly queues: ReadonlyArray<string>
+  readonly counts: Effect.Effect<WorkerCounts>
+  /** Jobs running now. */
+  readonly active: Effect.Effect<number>
+  /** Completes when a burst worker ran out of work (never for a normal worker). */
+  readonly done: Effect.Effect<void>
+  /** During shutdown: stop waiting for running jobs (a second signal). */
+  readonly skipGrace: Effect.Effect<void>
+}
+
+export class Worker extends Context.Tag("rrq/Worker")<Worker, WorkerShape>() {}
+
+interface QueueWeight {
+  readonly name: string
+  readonly weight: number
+}
+
+/** Parses `name` or `name:weight` (weight a positive number). */
+export const parseQueue = (spec: string): Either.Either<QueueWeight, string> => {
+  const i = spec.lastIndexOf(":")
+  if (i < 0) return Either.right({ name: spec, weight: 1 })
+  const weight = Number(spec.slice(i + 1))
+  if (!(weight > 0) || !Number.isFinite(weight)) {
+    return Either.left(`invalid queue weight in '${spec}' (use name:weight with a positive weight)`)
+  }
+  return Either.right({ name: spec.slice(0, i), weight })
+}
+
+/** The order to try the queues in this round: strict, fair rotation, or weighted random. */
+const queueOrder = (queues: ReadonlyArray<QueueWeight>, strict: boolean) => {
+  const names = queues.map((q) => q.name)
+  if (strict || names.length === 1) return () => names
+  if (queues.every((q) => q.weight === 1)) {
+    let start = 0
+    return () => {
+      start = (start + 1) % names.length
+      return [...names.slice(start), ...names.slice(0, start)]
+    }
+  }
+  // Weighted random permutation (Efraimidis–Spirakis): queue q comes first with probability w_q / Σw.
+  return () =>
+    queues
+      .map((q) => ({ name: q.name, key: -Math.log(Math.random()) / q.weight }))
+      .sort((a, b) => a.key - b.key)
+      .map((q) => q.name)
+}
+
+/** A duration with ± fraction of jitter. */
+const jittered = (ms: number, fraction: number) => Math.max(0, ms * (1 - fraction + 2 * fraction * Math.random()))
+
+/** Jittered exponential backoff for Redis errors, capped at 5 s. */
+const errorBackoff = (failures: number) => jittered(Math.min(5_000, 100 * 2 ** Math.min(failures, 10)), 0.5)
+
+const describeError = (e: unknown): string => {
+  const text = e instanceof Error
+    ? (e.stack ?? `${e.name}: ${e.message}`)
+    : typeof e === "object" && e !== null && "message" in e
+    ? String((e as { message: unknown }).message)
+    : typeof e === "string"
+    ? e
+    : JSON.stringify(e) ?? String(e)
+  return text.length > 4_000 ? `${text.slice(0, 4_000)}…` : text
+}
+
+const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`
+
+type StopReason = "timeout" | "cancel" | "lost" | "shutdown"
+
+interface Running {
+  readonly job: ClaimedJob
+  readonly key: string
+  readonly deadline: number
+  readonly abort: AbortController
+  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  stop: StopReason | undefined
+}
+
+interface PendingCompletion {
+  readonly queue: string
+  readonly completion: Completion
+  readonly done: Deferred.Deferred<boolean>
+}
+
+const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
+
+/**
+ * Starts a worker in the current scope and returns its handle. Closing the
+ * scope shuts it down gracefully.
+ */
+export const make = <R = never>(
+  options: WorkerOptions<R>
+): Effect.Effect<WorkerShape, string, JobStore | RrqSettings | Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const settings: Settings = yield* RrqSettings
+    const store = yield* JobStore
+    // A RetryPolicy in the context wins; otherwise RRQ's exponential backoff from the settings.
+    const retryPolicy = Option.getOrElse(yield* Effect.serviceOption(RetryPolicy), () =>
+      Retry.fromSchedule(
+        Retry.exponential({ base: settings.retryBaseMs, max: settings.retryMaxMs, jitter: settings.retryJitter })
+      ))
+    const client = yield* Client.make.pipe(Effect.provideService(RrqSettings, settings), Effect.provideService(JobStore, store))
+    const registry = Handler.registry(options.handlers)
+    const specs = yield* Effect.forEach(options.queues ?? [settings.defaultQueue], (s) => parseQueue(s))
+    const queues = specs.map((q) => q.name)
+    const concurrency = options.concurrency ?? settings.concurrency
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      return yield* Effect.fail(`concurrency must be an integer ≥ 1, got ${concurrency}`)
+    }
+    const id = options.workerId ?? newWorkerId()
+    const nextOrder = queueOrder(specs, options.strictOrder ?? false)
+    // Claim once about a quarter of the slots are free: batches stay large under load.
+    const claimThreshold = Math.max(1, Math.floor(concurrency / 4))
+    const startedAt = yield* Clock.currentTimeMillis
+
+    const running = new Map<string, Running>()
+    const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
+    let stopping = false
+    let slotFreed = Deferred.unsafeMake<void>(undefined as never)
+    const skipGrace = yield* Deferred.make<void>()
+    const finished = yield* Deferred.make<void>()
+    const completions = yield* Queue.unbounded<PendingCompletion>()
+
+    const signalSlot = () => {
+      const d = slotFreed
+      slotFreed = Deferred.unsafeMake<void>(undefined as never)
+      Deferred.unsafeDone(d, Exit.void)
+    }
+
+    /** Stops a running job: the sweeper, the cancel listener, a lost lease or shutdown. */
+    const stopJob = (entry: Running, reason: StopReason) => {
+      if (entry.stop !== undefined) return
+      entry.stop = reason
+      entry.abort.abort(reason)
+      entry.fiber?.unsafeInterruptAsFork(entry.fiber.id())
+    }
+
+    // --- recording outcomes -------------------------------------------------
+
+    const complete = (job: ClaimedJob, result: string) =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<boolean>()
+        yield* Queue.offer(completions, {
+          queue: job.queue,
+          completion: { id: job.id, token: job.leaseToken, result },
+          done
+        })
+        if (yield* Deferred.await(done)) counts.completed++
+        else counts.lost++
+      })
+
+    /** Retries a store call until it goes through: a Redis outage must not lose an outcome. */
+    const persist = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
+      effect.pipe(
+        Effect.tapError((e) => Effect.logWarning(`${what} failed, retrying: ${describeError(e)}`)),
+        Effect.retry({ schedule: Retry.exponential({ base: 100, max: 5_000, jitter: true }) })
+      )
+
+    const retry = (job: ClaimedJob, handler: Handler.Handler<R> | undefined, error: string, delayMs?: number) =>
+      Effect.gen(function*() {
+        const delay = delayMs ?? (yield* retryPolicy.delayAfter(job.currentRetries + 1))
+        const outcome = yield* persist(
+          `retry of job ${job.id}`,
+          store.retry(job.queue, { id: job.id, token: job.leaseToken }, {
+            delayMs: delay,
+            error,
+            maxRetries: handler?.maxRetries
+          })
+        )
+        if (outcome === "RETRYING") counts.retried++
+        else if (outcome === "FAILED") counts.failed++
+        else counts.lost++
+      })
+
+    const fail = (job: ClaimedJob, error: string) =>
+      persist(`failure of job ${job.id}`, store.fail(job.queue, { id: job.id, token: job.leaseToken }, error)).pipe(
+        Effect.map((outcome) => (outcome === "FAILED" ? counts.failed++ : counts.lost++))
+      )
+
+    const requeue = (job: ClaimedJob) =>
+      persist(`requeue of job ${job.id}`, store.requeue(job.queue, [{ id: job.id, token: job.leaseToken }])).pipe(
+        Effect.map(([ok]) => (ok ? counts.requeued++ : counts.lost++))
+      )
+
+    // --- running one job ------------------------------------------------------
+
+    const timeoutOf = (job: ClaimedJob, handler: Handler.Handler<R> | undefined) =>
+      job.timeoutMs ?? handler?.timeoutMs ?? settings.defaultTimeoutMs
+
+    const settle = (entry: Running, handler: Handler.Handler<R>, exit: Exit.Exit<unknown, unknown>) => {
+      const job = entry.job
+      if (Exit.isSuccess(exit)) {
+        const encoded = Schema.encodeUnknownEither(handler.result)(exit.value)
+        if (Either.isLeft(encoded)) {
+          return fail(job, `Result of '${job.functionName}' does not match its Schema: ${encoded.left.message}`)
+        }
+        let json: string
+        try {
+          json = JSON.stringify(encoded.right === undefined ? null : encoded.right)
+        } catch (e) {
+          return fail(job, `Result of '${job.functionName}' is not JSON-serialisable: ${describeError(e)}`)
+        }
+        return complete(job, json)
+      }
+      if (Cause.isInterruptedOnly(exit.cause)) {
+        switch (entry.stop) {
+          case "timeout": {
+            const message = `Job timed out after ${seconds(timeoutOf(job, handler))}.`
+            return handler.retryOnTimeout ? retry(job, handler, message) : fail(job, message)
+          }
+          case "shutdown":
+            return requeue(job)
+          case "cancel":
+          case "lost":
+            return Effect.sync(() => counts.lost++)
+          default:
+            return retry(job, handler, "Job was interrupted")
+        }
+      }
+      const error = Cause.squash(exit.cause)
+      if (error instanceof RetryJob) return retry(job, handler, error.message, error.delay)
+      if (error instanceof FailJob) return fail(job, error.message)
+      return retry(job, handler, describeError(error))
+    }
+
+    const execute = (entry: Running) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const job = entry.job
+          const handler = registry.get(job.functionName)
+          if (handler === undefined) {
+            return yield* fail(job, `No handler registered for function '${job.functionName}'`)
+          }
+          let raw: unknown
+          try {
+            raw = JSON.parse(job.params)
+          } catch (e) {
+            return yield* fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`)
+          }
+          const params = handler.params === Schema.Unknown
+            ? Either.right(raw)
+            : Schema.decodeUnknownEither(handler.params)(raw)
+          if (Either.isLeft(params)) {
+            return yield* fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`)
+          }
+          const ctx: Handler.JobContext = {
+            jobId: job.id,
+            attempt: job.currentRetries + 1,
+            queue: job.queue,
+            workerId: id,
+            enqueuedAt: job.enqueuedAt,
+            deadline: entry.deadline,
+            signal: entry.abort.signal,
+            client
+          }
+          const exit = entry.stop === undefined
+            ? yield* Effect.exit(restore(handler.run(params.right, ctx)))
+            : Exit.interrupt(FiberId.none)
+          yield* settle(entry, handler, exit as Exit.Exit<unknown, unknown>)
+        }).pipe(
+          Effect.catchAllCause((cause) => Effect.logError(`Worker ${id}: job ${entry.job.id} could not be settled`, cause)),
+          Effect.ensuring(Effect.sync(() => {
+            running.delete(entry.key)
+            signalSlot()
+          }))
+        )
+      )
+
+    const start = (job: ClaimedJob, now: number) =>
+      Effect.gen(function*() {
+        const entry: Running = {
+          job,
+          key: `${job.queue}\u0000${job.id}`,
+          deadline: now + timeoutOf(job, registry.get(job.functionName)),
+          abort: new AbortController(),
+          fiber: undefined,
+          stop: undefined
+        }
+        running.set(entry.key, entry)
+        counts.claimed++
+        entry.fiber = yield* Effect.forkDaemon(execute(entry))
+      })
+
+    // --- the claim loop -----------------------------------------------------
+
+    let redisFailures = 0
+    const onRedisError = (what: string, e: unknown) =>
+      Effect.gen(function*() {
+        redisFailures++
+        if (redisFailures === 1) yield* Effect.logWarning(`Worker ${id}: ${what} failed (${describeError(e)}); backing off`)
+        yield* Effect.sleep(errorBackoff(redisFailures))
+      })
+
+    const claimRound = Effect.gen(function*() {
+      let free = concurrency - running.size
+      let claimed = 0
+      let nextRunAt = Number.POSITIVE_INFINITY
+      for (const queue of nextOrder()) {
+        if (free <= 0 || stopping) break
+        const result = yield* store.claim(queue, { count: free, workerId: id, leaseMs: settings.leaseMs })
+        const now = yield* Clock.currentTimeMillis
+        for (const job of result.jobs) yield* start(job, now)
+        free -= result.jobs.length
+        claimed += result.jobs.length
+        if (result.nextRunAt !== undefined) nextRunAt = Math.min(nextRunAt, result.nextRunAt)
+      }
+      return { claimed, nextRunAt }
+    })
+
+    const loop = Effect.gen(function*() {
+      while (!stopping) {
+        const slot = slotFreed
+        const free = concurrency - running.size
+        if (free < claimThreshold && free < concurrency) {
+          yield* Deferred.await(slot)
+          continue
+        }
+        const wake = yield* store.workSignal(queues)
+        const round = yield* Effect.either(claimRound)
+        if (Either.isLeft(round)) {
+          yield* onRedisError("claim", round.left)
+          continue
+        }
+        if (redisFailures > 0) {
+          yield* Effect.logInfo(`Worker ${id}: Redis reachable again`)
+          redisFailures = 0
+        }
+        const { claimed, nextRunAt } = round.right
+        if (claimed > 0) continue
+        const now = yield* Clock.currentTimeMillis
+        if (nextRunAt <= now) continue
+        if (options.burst && running.size === 0) return
+        const pollMs = jittered(settings.pollDelayMs, settings.pollJitter)
+        const waitMs = Math.max(0, Math.min(pollMs, nextRunAt - now))
+        yield* Effect.raceAll([wake, Effect.sleep(waitMs), Deferred.await(slot)])
+      }
+    })
+
+    // --- background fibers --------------------------------------------------
+
+    const groupByQueue = <A extends { readonly queue: string }>(items: Iterable<A>) => {
+      const groups = new Map<string, Array<A>>()
+      for (const item of items) {
+        const g = groups.get(item.queue)
+        if (g) g.push(item)
+        else groups.set(item.queue, [item])
+      }
+      return groups
+    }
+
+    const flushCompletions = Effect.gen(function*() {
+      const batch = yield* Queue.takeBetween(completions, 1, 500)
+      for (const [queue, items] of groupByQueue(batch)) {
+        const results = yield* persist(
+          `recording ${items.length} completions`,
+          store.complete(queue, items.map((i) => i.completion))
+        )
+        items.forEach((item, i) => Deferred.unsafeDone(item.done, Exit.succeed(results[i] ?? false)))
+      }
+    }).pipe(Effect.forever)
+
+    const renewLeases = Effect.gen(function*() {
+      const byQueue = groupByQueue([...running.values()].filter((e) => e.stop === undefined).map((e) => ({
+        queue: e.job.queue,
+        entry: e
+      })))
+      for (const [queue, items] of byQueue) {
+        const held = yield* store.extend(queue, items.map((i) => ({ id: i.entry.job.id, token: i.entry.job.leaseToken })), settings.leaseMs)
+        items.forEach((item, i) => {
+          if (held[i] === false) stopJob(item.entry, "lost")
+        })
+      }
+    }).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: lease renewal failed: ${describeError(e)}`)),
+      Effect.zipRight(Effect.sleep(Math.max(10, settings.leaseMs / 3))),
+      Effect.forever
+    )
+
+    const sweepDeadlines = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      for (const entry of running.values()) {
+        if (entry.stop === undefined && now >= entry.deadline) stopJob(entry, "timeout")
+      }
+    }).pipe(Effect.zipRight(Effect.sleep(50)), Effect.forever)
+
+    const recoverStalled = Effect.gen(function*() {
+      yield* Effect.sleep(jittered(settings.recoverIntervalMs, 0.5))
+      for (const queue of queues) {
+        const r = yield* store.recover(queue, { maxStalls: settings.maxStalls, limit: 1_000 })
+        if (r.requeued.length > 0 || r.deadLettered.length > 0) {
+          yield* Effect.logWarning(
+            `Worker ${id}: recovered ${r.requeued.length} job(s) with expired leases in '${queue}'` +
+              (r.deadLettered.length > 0 ? `, ${r.deadLettered.length} sent to the DLQ` : "")
+          )
+        }
+      }
+    }).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: recovery sweep failed: ${describeError(e)}`)),
+      Effect.forever
+    )
+
+    const info = (status: WorkerInfo["status"]) =>
+      Effect.map(Clock.currentTimeMillis, (now): WorkerInfo => ({
+        id,
+        pid: process.pid,
+        host: hostname(),
+        queues,
+        concurrency,
+        active: running.size,
+        status,
+        startedAt,
+        lastBeat: now
+      }))
+
+    const heartbeat = Effect.gen(function*() {
+      yield* store.heartbeat(yield* info(stopping ? "stopping" : "running"), settings.healthIntervalMs + 10_000)
+    }).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: heartbeat failed: ${describeError(e)}`)),
+      Effect.zipRight(Effect.sleep(settings.healthIntervalMs)),
+      Effect.forever
+    )
+
+    yield* store.onCancel(queues, (ref: JobRef) => {
+      const entry = running.get(`${ref.queue}\u0000${ref.id}`)
+      if (entry) stopJob(entry, "cancel")
+    })
+    yield* Effect.forkScoped(flushCompletions)
+    yield* Effect.forkScoped(renewLeases)
+    yield* Effect.forkScoped(sweepDeadlines)
+    yield* Effect.forkScoped(recoverStalled)
+    yield* Effect.forkScoped(heartbeat)
+
+    const awaitIdle = Effect.gen(function*() {
+      while (running.size > 0) yield* Deferred.await(slotFreed)
+    })
+
+    // The claim loop is supervised: a defect is logged and the loop restarts.
+    const supervised: Effect.Effect<void, never, R> = loop.pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.interrupt
+          : Effect.logError(`Worker ${id}: claim loop crashed; restarting`, cause).pipe(
+            Effect.zipRight(Effect.sleep(1_000)),
+            Effect.zipRight(Effect.suspend(() => supervised))
+          )
+      )
+    )
+    const loopFiber = yield* Effect.forkScoped(
+      supervised.pipe(
+        Effect.zipRight(awaitIdle),
+        Effect.zipRight(Deferred.succeed(finished, undefined))
+      )
+    )
+
+    // Registered last, so it runs first when the scope closes, while the flusher,
+    // lease renewal and sweeper are still alive.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        stopping = true
+        yield* Fiber.interrupt(loopFiber)
+        if (running.size > 0) {
+          yield* Effect.logInfo(
+            `Worker ${id}: stopping; waiting up to ${seconds(settings.shutdownGraceMs)} for ${running.size} running job(s)`
+          )
+          yield* Effect.raceAll([awaitIdle, Effect.sleep(settings.shutdownGraceMs), Deferred.await(skipGrace)])
+            .pipe(Effect.interruptible)
+        }
+        for (const entry of running.values()) stopJob(entry, "shutdown")
+        yield* awaitIdle
+        yield* store.removeHeartbeat(id).pipe(Effect.ignore)
+      })
+    )
+
+    yield* Effect.logInfo(`Worker ${id} started: queues ${queues.join(", ")}, concurrency ${concurrency}`)
+
+    return {
+      id,
+      queues,
+      counts: Effect.sync(() => ({ ...counts })),
+      active: Effect.sync(() => running.size),
+      done: Deferred.await(finished),
+      skipGrace: Deferred.succeed(skipGrace, undefined).pipe(Effect.asVoid)
+    } satisfies WorkerShape
+  })
+
+/** Runs a worker until it is interrupted (graceful shutdown) or, in burst mode, until the work runs out. */
+export const run = <R = never>(
+  options: WorkerOptions<R>
+): Effect.Effect<WorkerCounts, string, JobStore | RrqSettings | R> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const worker = yield* make(options)
+      yield* worker.done
+      return yield* worker.counts
+    })
+  )
+
+/** Several workers in one process, as one supervised fiber tree sharing the scope. */
+export const pool = <R = never>(
+  options: WorkerOptions<R>,
+  size: number
+): Effect.Effect<ReadonlyArray<WorkerShape>, string, JobStore | RrqSettings | Scope.Scope | R> => {
+  const base = options.workerId ?? newWorkerId()
+  return Effect.forEach(
+    Array.from({ length: size }, (_, i) => i),
+    (i) => make({ ...options, workerId: size === 1 ? base : `${base}-${i}` })
+  )
+}
+
+/** The worker as a layer: starts with the layer, shuts down gracefully when its scope closes. */
+export const layer = <R = never>(
+  options: WorkerOptions<R>
+): Layer.Layer<Worker, string, JobStore | RrqSettings | R> => Layer.scoped(Worker, make(options))
+
