@@ -146,6 +146,20 @@ interface PendingCompletion {
   readonly done: Deferred.Deferred<boolean>
 }
 
+/** A level-free signal: `wait` captures the current round; `fire` ends it and starts the next. */
+class Signal {
+  private current = Deferred.unsafeMake<void>(FiberId.none)
+  /** An Effect that completes at the next `fire` after this call. */
+  get wait(): Effect.Effect<void> {
+    return Deferred.await(this.current)
+  }
+  fire() {
+    const d = this.current
+    this.current = Deferred.unsafeMake<void>(FiberId.none)
+    Deferred.unsafeDone(d, Exit.void)
+  }
+}
+
 const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
 /**
@@ -180,16 +194,11 @@ export const make = <R = never>(
     const running = new Map<string, Running>()
     const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
     let stopping = false
-    let slotFreed = Deferred.unsafeMake<void>(undefined as never)
+    const slotFreed = new Signal()
+    const jobStarted = new Signal()
     const skipGrace = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
     const completions = yield* Queue.unbounded<PendingCompletion>()
-
-    const signalSlot = () => {
-      const d = slotFreed
-      slotFreed = Deferred.unsafeMake<void>(undefined as never)
-      Deferred.unsafeDone(d, Exit.void)
-    }
 
     /** Stops a running job: the sweeper, the cancel listener, a lost lease or shutdown. */
     const stopJob = (entry: Running, reason: StopReason) => {
@@ -325,7 +334,7 @@ export const make = <R = never>(
           Effect.catchAllCause((cause) => Effect.logError(`Worker ${id}: job ${entry.job.id} could not be settled`, cause)),
           Effect.ensuring(Effect.sync(() => {
             running.delete(entry.key)
-            signalSlot()
+            slotFreed.fire()
           }))
         )
       )
@@ -343,6 +352,7 @@ export const make = <R = never>(
         running.set(entry.key, entry)
         counts.claimed++
         entry.fiber = yield* Effect.forkDaemon(execute(entry))
+        jobStarted.fire()
       })
 
     // --- the claim loop -----------------------------------------------------
@@ -373,10 +383,10 @@ export const make = <R = never>(
 
     const loop = Effect.gen(function*() {
       while (!stopping) {
-        const slot = slotFreed
+        const slot = slotFreed.wait
         const free = concurrency - running.size
         if (free < claimThreshold && free < concurrency) {
-          yield* Deferred.await(slot)
+          yield* slot
           continue
         }
         const wake = yield* store.workSignal(queues)
@@ -396,7 +406,7 @@ export const make = <R = never>(
         if (options.burst && running.size === 0) return
         const pollMs = jittered(settings.pollDelayMs, settings.pollJitter)
         const waitMs = Math.max(0, Math.min(pollMs, nextRunAt - now))
-        yield* Effect.raceAll([wake, Effect.sleep(waitMs), Deferred.await(slot)])
+        yield* Effect.raceAll([wake, Effect.sleep(waitMs), slot])
       }
     })
 
@@ -440,12 +450,16 @@ export const make = <R = never>(
       Effect.forever
     )
 
+    // Checks deadlines every 50 ms while jobs run; sleeps until the next job otherwise.
     const sweepDeadlines = Effect.gen(function*() {
+      const started = jobStarted.wait
+      if (running.size === 0) return yield* started
       const now = yield* Clock.currentTimeMillis
       for (const entry of running.values()) {
         if (entry.stop === undefined && now >= entry.deadline) stopJob(entry, "timeout")
       }
-    }).pipe(Effect.zipRight(Effect.sleep(50)), Effect.forever)
+      yield* Effect.sleep(50)
+    }).pipe(Effect.forever)
 
     const recoverStalled = Effect.gen(function*() {
       yield* Effect.sleep(jittered(settings.recoverIntervalMs, 0.5))
@@ -495,7 +509,7 @@ export const make = <R = never>(
     yield* Effect.forkScoped(heartbeat)
 
     const awaitIdle = Effect.gen(function*() {
-      while (running.size > 0) yield* Deferred.await(slotFreed)
+      while (running.size > 0) yield* slotFreed.wait
     })
 
     // The claim loop is supervised: a defect is logged and the loop restarts.

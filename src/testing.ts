@@ -8,12 +8,12 @@
  * ```
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Either, Layer, Option, Schema } from "effect"
+import { Context, Effect, Either, Fiber, Layer, Option, Schema } from "effect"
 import { RrqClient } from "./Client.js"
 import * as Client from "./Client.js"
-import type { JobRef } from "./Job.js"
+import { JobRef } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
-import { JobStore } from "./JobStore.js"
+import { JobStore, type WorkerInfo } from "./JobStore.js"
 import * as Keys from "./Keys.js"
 import { RedisClient } from "./Redis.js"
 import { RrqSettings } from "./Settings.js"
@@ -241,6 +241,28 @@ export const contractSuite = <E>(
         expect(yield* store.stats(Q)).toMatchObject({ dlq: 1, failedTotal: 1, active: 0, ready: 0, delayed: 0 })
       }))
 
+      test("a maxRetries override decides instead of the record's limit", Effect.gen(function*() {
+        const store = yield* JobStore
+        const strict = yield* enqueue("x", {}, { maxRetries: 5 })
+        const a = (yield* claimOne())!
+        expect(yield* store.retry(Q, { id: strict.id, token: a.leaseToken }, { delayMs: 0, error: "e1", maxRetries: 1 }))
+          .toBe("FAILED")
+        expect(yield* job(strict)).toMatchObject({ status: "FAILED", currentRetries: 1, maxRetries: 5, lastError: "e1" })
+        expect((yield* store.dlqList(Q, { offset: 0, limit: 10 })).map((j) => j.id)).toEqual([strict.id])
+
+        // an override above the record's limit grants more attempts; without one the record decides again
+        const lenient = yield* enqueue("x", {}, { maxRetries: 1 })
+        const b = (yield* claimOne())!
+        expect(yield* store.retry(Q, { id: lenient.id, token: b.leaseToken }, { delayMs: 0, error: "e2", maxRetries: 3 }))
+          .toBe("RETRYING")
+        expect(yield* job(lenient)).toMatchObject({ status: "RETRYING", currentRetries: 1 })
+        const b2 = (yield* claimOne())!
+        expect(b2.id).toBe(lenient.id)
+        expect(yield* store.retry(Q, { id: lenient.id, token: b2.leaseToken }, { delayMs: 0, error: "e3" })).toBe("FAILED")
+        expect(yield* job(lenient)).toMatchObject({ status: "FAILED", currentRetries: 2, lastError: "e3" })
+        expect(yield* store.stats(Q)).toMatchObject({ dlq: 2, failedTotal: 2, active: 0, ready: 0, delayed: 0 })
+      }))
+
       test("fail sends the job to the DLQ at once, counting the attempt", Effect.gen(function*() {
         const store = yield* JobStore
         const ref = yield* enqueue("x", {}, { maxRetries: 5 })
@@ -334,6 +356,90 @@ export const contractSuite = <E>(
         const missing = yield* Effect.flip(c.cancel({ queue: Q, id: "nope" }))
         expect(missing._tag).toBe("JobNotFound")
         expect(yield* store.stats(Q)).toMatchObject({ active: 0, completedTotal: 0 })
+      }))
+
+      test("onCancel hears running jobs of its queues being cancelled, until its scope closes", Effect.gen(function*() {
+        const store = yield* JobStore
+        const c = yield* client
+        const heard: Array<JobRef> = []
+        // pub/sub is asynchronous in the Redis store: wait (boundedly) for a message
+        const heardAtLeast = (n: number) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 100 && heard.length < n; i++) yield* sleep(20)
+          })
+        const runAndCancel = (queue: string) =>
+          Effect.gen(function*() {
+            const ref = yield* enqueue("x", {}, { queue })
+            expect((yield* claimOne(queue))!.id).toBe(ref.id)
+            expect(yield* c.cancel(ref)).toEqual({ _tag: "Cancelled", wasRunning: true })
+            return ref
+          })
+
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* store.onCancel([Q, "other"], (ref) => heard.push(ref))
+          const pending = yield* enqueue("x", {}, { deferBy: 10_000 })
+          expect(yield* c.cancel(pending)).toEqual({ _tag: "Cancelled", wasRunning: false })
+          yield* runAndCancel("unwatched")
+          const running = yield* runAndCancel(Q)
+          yield* heardAtLeast(1)
+          // messages keep their order, so one for the pending or unwatched job would have come first
+          expect(heard.map((r) => [r.queue, r.id])).toEqual([[Q, running.id]])
+          expect(heard[0]).toBeInstanceOf(JobRef)
+          const other = yield* runAndCancel("other")
+          yield* heardAtLeast(2)
+          expect(heard.map((r) => [r.queue, r.id])).toEqual([[Q, running.id], ["other", other.id]])
+        }))
+
+        yield* runAndCancel(Q)
+        yield* sleep(200)
+        expect(heard).toHaveLength(2)
+      }))
+    })
+
+    describe("workers", () => {
+      const worker = (id: string): WorkerInfo => ({
+        id,
+        pid: 4242,
+        host: "box-1",
+        queues: [Q, "mail"],
+        concurrency: 8,
+        active: 2,
+        status: "running",
+        startedAt: 1_700_000_000_000,
+        lastBeat: 1_700_000_005_000
+      })
+
+      test("heartbeats list live workers by id; removed and expired ones are gone", Effect.gen(function*() {
+        const store = yield* JobStore
+        expect(yield* store.workers).toEqual([])
+        const a = worker("w-a")
+        const b = worker("w-b")
+        const brief = worker("w-c")
+        yield* store.heartbeat(b, 10_000)
+        yield* store.heartbeat(brief, 100)
+        yield* store.heartbeat(a, 10_000)
+        expect(yield* store.workers).toEqual([a, b, brief])
+        // a new beat replaces the last one
+        const b2: WorkerInfo = { ...b, active: 0, status: "stopping", lastBeat: b.lastBeat + 5_000 }
+        yield* store.heartbeat(b2, 10_000)
+        expect(yield* store.workers).toEqual([a, b2, brief])
+        yield* store.removeHeartbeat("w-a")
+        yield* store.removeHeartbeat("never-there")
+        expect((yield* store.workers).map((w) => w.id)).toEqual(["w-b", "w-c"])
+        yield* sleep(250)
+        expect(yield* store.workers).toEqual([b2])
+      }))
+
+      test("a fresh heartbeat renews the TTL", Effect.gen(function*() {
+        const store = yield* JobStore
+        const w = worker("w-renewed")
+        yield* store.heartbeat(w, 150)
+        yield* sleep(75)
+        yield* store.heartbeat(w, 500)
+        yield* sleep(175)
+        expect((yield* store.workers).map((x) => x.id)).toEqual(["w-renewed"])
+        yield* sleep(500)
+        expect(yield* store.workers).toEqual([])
       }))
     })
 
@@ -480,6 +586,33 @@ export const contractSuite = <E>(
         const slow = yield* enqueue("x", {}, { deferBy: 10_000 })
         expect((yield* Effect.flip(c.waitForResult(slow, { timeout: "100 millis" })))._tag).toBe("WaitTimeout")
         expect((yield* Effect.flip(c.waitForResult({ queue: Q, id: "nope" })))._tag).toBe("JobNotFound")
+      }))
+
+      test("a job that claim quarantines ends its waiters with JobFailed", Effect.gen(function*() {
+        const c = yield* client
+        const store = yield* JobStore
+        const door = yield* StoreBackdoor
+        const ref = yield* enqueue("x", {}, { jobId: "to-garble" })
+        // shorter than the client's 1 s re-check, so only the finished signal can end the wait in time
+        const waiter = yield* Effect.fork(c.waitForResult(ref, { timeout: "700 millis" }))
+        yield* sleep(100)
+        yield* door.setRecord(Q, ref.id, { foo: "bar", currentRetries: "many" })
+        expect((yield* store.claim(Q, { ...W, count: 5 })).jobs).toHaveLength(0)
+        const failed = yield* Effect.flip(Fiber.join(waiter))
+        expect(failed).toMatchObject({
+          _tag: "JobFailed",
+          status: "FAILED",
+          error: expect.stringContaining("Corrupted job record")
+        })
+
+        // and a bare finished signal fires for a pending entry without a record
+        yield* Effect.scoped(Effect.gen(function*() {
+          const finished = yield* store.finishedSignal(new JobRef({ queue: Q, id: "ghost" }))
+          yield* door.addPending(Q, "ghost", Date.now() - 10)
+          expect((yield* store.claim(Q, { ...W, count: 5 })).jobs).toHaveLength(0)
+          expect(Either.isRight(yield* finished.pipe(Effect.timeout("700 millis"), Effect.either))).toBe(true)
+        }))
+        expect((yield* store.dlqList(Q, { offset: 0, limit: 10 })).map((j) => j.id).sort()).toEqual(["ghost", "to-garble"])
       }))
 
       test("an armed work signal fires on enqueue", Effect.gen(function*() {

@@ -6,13 +6,13 @@
  * string keys with TTLs) so every method can follow its script line by line.
  * Each transition runs in one synchronous step, with no yield between reading
  * and writing, which makes it atomic the way a Lua script is. As in Redis, a
- * command error in the middle of a script (WRONGTYPE, HINCRBY on a
- * non-integer) keeps the writes made so far and fails with `RedisError`.
+ * command error in the middle of a script (WRONGTYPE) keeps the writes made
+ * so far and fails with `RedisError`.
  */
 import { Clock, Deferred, Effect, Either, Exit, FiberId, Option, Random } from "effect"
 import { CorruptedJob, DuplicateJob, JobNotFound, RedisError } from "../Errors.js"
-import { decodeHash, validateNewJob } from "../Job.js"
-import type { Job, JobRef, NewJob } from "../Job.js"
+import { decodeHash, JobRef, validateNewJob } from "../Job.js"
+import type { Job, NewJob } from "../Job.js"
 import type {
   CancelOutcome,
   ClaimedJob,
@@ -26,7 +26,8 @@ import type {
   Lease,
   QueueStats,
   RecoverOutcome,
-  RetryOutcome
+  RetryOutcome,
+  WorkerInfo
 } from "../JobStore.js"
 import * as Keys from "../Keys.js"
 import { RrqSettings } from "../Settings.js"
@@ -154,18 +155,38 @@ const indexRange = <A>(xs: ReadonlyArray<A>, start: number, stop: number): Array
 
 const luaSpace = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g
 const luaDecimal = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
-const luaHex = /^[+-]?0[xX][0-9a-fA-F]+$/
-const luaSpecial = /^[+-]?(?:inf(?:inity)?|nan)$/i
+const luaHex = /^([+-]?)0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d+))?$/
+const luaSpecial = /^[+-]?(?:inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?)$/i
 
-/** Lua 5.1's `tonumber` on a string (strtod: surrounding spaces, hex, inf/nan); `undefined` for nil. */
+/**
+ * Lua 5.1's `tonumber` on a string (glibc strtod: surrounding spaces, hex with
+ * an optional fraction and binary exponent, inf/nan), `undefined` for nil. Lua
+ * hands strtod a C string, so the text ends at the first NUL.
+ */
 const luaToNumber = (s: string | undefined): number | undefined => {
   if (s === undefined) return undefined
-  const t = s.replace(luaSpace, "")
+  const nul = s.indexOf("\0")
+  const t = (nul < 0 ? s : s.slice(0, nul)).replace(luaSpace, "")
   if (luaDecimal.test(t)) return Number(t)
-  if (luaHex.test(t)) return t.startsWith("-") ? -parseInt(t.slice(3), 16) : parseInt(t.replace(/^\+?0[xX]/, ""), 16)
+  const hex = luaHex.exec(t)
+  if (hex !== null) {
+    const [, sign, digits, exponent] = hex
+    const dot = digits!.indexOf(".")
+    const fraction = dot < 0 ? 0 : digits!.length - dot - 1
+    const mantissa = Number(BigInt(`0x${digits!.replace(".", "") || "0"}`))
+    // scaled in two halves so an intermediate power of two neither overflows nor underflows
+    const e = Number(exponent ?? 0) - 4 * fraction
+    const half = Math.trunc(e / 2)
+    const value = mantissa === 0 ? 0 : mantissa * 2 ** half * 2 ** (e - half)
+    return sign === "-" ? -value : value
+  }
   if (luaSpecial.test(t)) return /nan/i.test(t) ? NaN : t.startsWith("-") ? -Infinity : Infinity
   return undefined
 }
+
+/** A Lua number written with HSET, as Redis formats it (`%.17g`: inf, -inf, nan). */
+const luaNumberString = (n: number): string =>
+  Number.isNaN(n) ? "nan" : n === Infinity ? "inf" : n === -Infinity ? "-inf" : String(n)
 
 /** Lua's `string.format('%q', s)`, used in the quarantine reason. */
 const luaQuote = (s: string): string =>
@@ -211,10 +232,14 @@ const hdel = (c: Ctx, id: string, ...fields: ReadonlyArray<string>): void => {
   if (h.size === 0) c.q.records.delete(id)
 }
 
-/** `increment` of common.lua: a field that is not a number counts as 0. */
+/**
+ * `increment` of common.lua: a field that is not a number counts as 0. A finite
+ * value is written as `String` would (Redis' `%.17g` text may differ in its last
+ * digits but reads back as the same number); inf and nan keep Lua's spelling.
+ */
 const increment = (c: Ctx, id: string, field: string): number => {
   const value = (luaToNumber(hget(c, id, field)) ?? 0) + 1
-  hset(c, id, { [field]: value })
+  hset(c, id, { [field]: luaNumberString(value) })
   return value
 }
 
@@ -240,6 +265,8 @@ const emptyStats = (queue: string): QueueStats => ({
   failedTotal: 0
 })
 
+const MAX_INT64 = 2n ** 63n - 1n
+
 const newSignal = () => Deferred.unsafeMake<void>(FiberId.none)
 
 export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(function*() {
@@ -249,11 +276,14 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
   const dlqTtl = settings.dlqTtlMs
 
   // The single mutable state: every queue's keyspace, the `rrq:queues` set,
-  // and the listeners of each queue's `done` channel by job id.
+  // the listeners of each queue's `done` channel by job id and of its `cancel`
+  // channel, and the worker heartbeats (`worker:<id>` string keys with a TTL).
   const state = {
     queues: new Map<string, QueueState>(),
     known: new Set<string>(),
     finished: new Map<string, Map<string, Set<Deferred.Deferred<void>>>>(),
+    cancelListeners: new Map<string, Set<(id: string) => void>>(),
+    heartbeats: new Map<string, Timed>(),
     tokenSeq: 0
   }
 
@@ -317,6 +347,19 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     if (byId === undefined || waiters === undefined) return
     byId.delete(id)
     for (const waiter of waiters) Deferred.unsafeDone(waiter, Exit.void)
+  }
+
+  /** A message on a queue's `cancel` channel: every listener hears it (a throwing one does not stop the rest). */
+  const publishCancel = (queue: string, id: string): void => {
+    const listeners = state.cancelListeners.get(queue)
+    if (listeners === undefined) return
+    for (const listener of [...listeners]) {
+      try {
+        listener(id)
+      } catch {
+        // a subscriber's failure is its own, as with a pub/sub message handler
+      }
+    }
   }
 
   // --- the helpers of lua/include/common.lua ---
@@ -589,14 +632,23 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
         return true
       }))
 
-  /** retry.lua (the delay rounded to whole ms, as the Redis store sends it) */
-  const retry = (queue: string, lease: Lease, options: { readonly delayMs: number; readonly error: string }) =>
+  /**
+   * retry.lua (the delay rounded to whole ms, as the Redis store sends it). A
+   * `maxRetries` override reaches the script as text (ARGV[8]) and is read back
+   * with `tonumber`; when absent the record's limit counts.
+   */
+  const retry = (
+    queue: string,
+    lease: Lease,
+    options: { readonly delayMs: number; readonly error: string; readonly maxRetries?: number | undefined }
+  ) =>
     script("retry", queue, (c): RetryOutcome => {
       const { id, token } = lease
       if (!holdsLease(c, id, token)) return "lost"
       c.q.active.delete(id)
       const retries = increment(c, id, "currentRetries")
-      const maxRetries = luaToNumber(hget(c, id, "maxRetries")) ?? 0
+      const override = options.maxRetries === undefined ? undefined : luaToNumber(String(options.maxRetries))
+      const maxRetries = override ?? luaToNumber(hget(c, id, "maxRetries")) ?? 0
       if (retries >= maxRetries) {
         deadLetter(c, id, options.error)
         return "FAILED"
@@ -696,6 +748,8 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       return { _tag: "Cancelled", wasRunning: running }
     })
     if (outcome === undefined) return yield* new JobNotFound({ queue: ref.queue, id: ref.id })
+    // PUBLISH cancel, only for a job that was running; listeners run after the script, as a message would
+    if (outcome._tag === "Cancelled" && outcome.wasRunning) publishCancel(ref.queue, ref.id)
     return outcome
   })
 
@@ -838,6 +892,65 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     return Deferred.await(waiter)
   })
 
+  /** One listener per queue given (a queue listed twice hears each message twice, as in the Redis store). */
+  const onCancel = (names: ReadonlyArray<string>, f: (ref: JobRef) => void) =>
+    Effect.forEach(names, (queue) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const listener = (id: string) => f(new JobRef({ queue, id }))
+          let listeners = state.cancelListeners.get(queue)
+          if (listeners === undefined) state.cancelListeners.set(queue, (listeners = new Set()))
+          listeners.add(listener)
+          return listener
+        }),
+        (listener) =>
+          Effect.sync(() => {
+            const listeners = state.cancelListeners.get(queue)
+            listeners?.delete(listener)
+            if (listeners?.size === 0) state.cancelListeners.delete(queue)
+          })
+      ), { discard: true })
+
+  // --- worker heartbeats (plain commands in the Redis store) ---
+
+  /**
+   * SET worker:<id> <json> PX max(1, round(ttlMs)). The PX reaches Redis as text:
+   * it must be a 64-bit integer, and now + PX must not overflow.
+   */
+  const heartbeat = (info: WorkerInfo, ttlMs: number) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, RedisError> => {
+      let value: string
+      try {
+        // the Redis store serializes inside its command call, so a failure is a RedisError there too
+        value = JSON.stringify(info)
+      } catch (e) {
+        return new RedisError({ message: `Redis command failed: ${e instanceof Error ? e.message : String(e)}`, cause: e })
+      }
+      const px = Math.max(1, Math.round(ttlMs))
+      const text = String(px)
+      const invalid = !/^\d+$/.test(text) || BigInt(text) > MAX_INT64
+        ? "ERR value is not an integer or out of range"
+        : BigInt(text) > MAX_INT64 - BigInt(Math.trunc(now))
+        ? "ERR invalid expire time in 'set' command"
+        : undefined
+      if (invalid !== undefined) return new RedisError({ message: `Redis command failed: ${invalid}` })
+      return Effect.sync(() => {
+        state.heartbeats.set(info.id, { value, expiresAt: now + px })
+      })
+    })
+
+  const removeHeartbeat = (workerId: string) => Effect.sync(() => void state.heartbeats.delete(workerId))
+
+  /** The heartbeats not yet expired, parsed back from their JSON, by id (as the Redis store sorts them). */
+  const workers = Effect.map(Clock.currentTimeMillis, (now) => {
+    const infos: Array<WorkerInfo> = []
+    for (const id of [...state.heartbeats.keys()]) {
+      const beat = live(state.heartbeats, id, now)
+      if (beat !== undefined) infos.push(JSON.parse(beat.value) as WorkerInfo)
+    }
+    return infos.sort((a, b) => a.id.localeCompare(b.id))
+  })
+
   // --- test hooks ---
 
   const unsafeSetRecord = (queue: string, id: string, record: Record<string, string> | "not-a-hash" | undefined) =>
@@ -879,6 +992,10 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     queues,
     workSignal,
     finishedSignal,
+    onCancel,
+    heartbeat,
+    removeHeartbeat,
+    workers,
     unsafeSetRecord,
     unsafeAddPending
   }

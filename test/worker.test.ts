@@ -1,0 +1,289 @@
+/**
+ * The worker runtime on both stores: every outcome path, RRQ's scenarios,
+ * lease loss, shutdown, wake-up.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Either, Layer, Option, Ref, Schema, type Scope } from "effect"
+import * as Client from "../src/Client.js"
+import { RrqClient } from "../src/Client.js"
+import { FailJob, RetryJob } from "../src/Errors.js"
+import * as Handler from "../src/Handler.js"
+import * as JobDefinition from "../src/JobDefinition.js"
+import { JobStore } from "../src/JobStore.js"
+import * as Store from "../src/JobStore.js"
+import * as Settings from "../src/Settings.js"
+import * as Worker from "../src/Worker.js"
+import { redisStoreLayer } from "./support/index.js"
+
+const fast: Settings.SettingsInput = {
+  retryBaseMs: 20,
+  retryMaxMs: 100,
+  pollDelayMs: 20,
+  recoverIntervalMs: 50,
+  shutdownGraceMs: 2_000
+}
+
+const stores = {
+  memory: (input: Settings.SettingsInput) =>
+    Store.layerMemory.pipe(Layer.provideMerge(Settings.layer({ ...fast, ...input }))),
+  redis: (input: Settings.SettingsInput) => redisStoreLayer({ ...fast, ...input })
+}
+
+const job = (ref: { queue: string; id: string }) =>
+  Effect.flatMap(JobStore, (s) => s.getJob(ref)).pipe(Effect.map(Option.getOrThrow))
+
+const waitDone = (ref: { queue: string; id: string }) =>
+  Effect.flatMap(RrqClient, (c) => c.waitForResult(ref, { timeout: "10 seconds" })).pipe(Effect.either)
+
+const Add = JobDefinition.make("add", {
+  params: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+  result: Schema.Number
+})
+
+for (const [storeName, makeStore] of Object.entries(stores)) {
+  describe(`Worker on ${storeName}`, () => {
+    const test = <A, E>(
+      title: string,
+      body: Effect.Effect<A, E, JobStore | RrqClient | Settings.RrqSettings | Scope.Scope>,
+      input: Settings.SettingsInput = {},
+      timeout = 20_000
+    ) =>
+      it.live(
+        title,
+        () =>
+          Effect.scoped(body).pipe(
+            Effect.provide(Client.layer.pipe(Layer.provideMerge(makeStore(input)))),
+            Effect.asVoid
+          ),
+        timeout
+      )
+
+    test("RRQ scenarios: success, retry, exhaustion, unknown function, timeout, a second queue", Effect.gen(function*() {
+      const c = yield* RrqClient
+      let flaky = 0
+      yield* Worker.make({
+        queues: ["default", "second"],
+        handlers: {
+          add: Handler.forJob(Add, ({ a, b }) => a + b),
+          flaky: () => {
+            if (flaky++ === 0) throw new Error("first attempt fails")
+            return "ok"
+          },
+          always: () => Effect.fail(new Error("nope")),
+          slow: Handler.make({ timeout: "1 second" }, () => Effect.never),
+          other: async () => "from the second queue"
+        }
+      })
+      const ok = yield* c.enqueue(Add, { a: 2, b: 3 })
+      const retried = yield* c.enqueue("flaky", {})
+      const exhausted = yield* c.enqueue("always", {}, { maxRetries: 2 })
+      const unknown = yield* c.enqueue("missing", {})
+      const timedOut = yield* c.enqueue("slow", {})
+      const second = yield* c.enqueue("other", {}, { queue: "second" })
+
+      expect(yield* c.waitForResult(ok, { timeout: "5 seconds" })).toBe(5)
+      expect(yield* c.waitForResult(retried, { timeout: "5 seconds" })).toBe("ok")
+      expect(yield* job(retried)).toMatchObject({ status: "COMPLETED", currentRetries: 1 })
+      expect(yield* c.waitForResult(second, { timeout: "5 seconds" })).toBe("from the second queue")
+
+      yield* waitDone(exhausted)
+      expect(yield* job(exhausted)).toMatchObject({ status: "FAILED", currentRetries: 2 })
+      expect((yield* job(exhausted)).lastError).toContain("nope")
+      yield* waitDone(unknown)
+      expect(yield* job(unknown)).toMatchObject({
+        status: "FAILED",
+        currentRetries: 1,
+        lastError: "No handler registered for function 'missing'"
+      })
+      yield* waitDone(timedOut)
+      expect(yield* job(timedOut)).toMatchObject({ status: "FAILED", lastError: "Job timed out after 1s." })
+      const dlq = yield* Effect.flatMap(JobStore, (s) => s.dlqList("default", { offset: 0, limit: 10 }))
+      expect(dlq.map((j) => j.id).sort()).toEqual([exhausted.id, unknown.id, timedOut.id].sort())
+    }))
+
+    test("RetryJob, FailJob, invalid params, and handlers returning Effects, Promises or values", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const attempts = yield* Ref.make<Array<number>>([])
+      yield* Worker.make({
+        handlers: {
+          retryLater: (_: unknown, ctx: Handler.JobContext) =>
+            Effect.gen(function*() {
+              yield* Ref.update(attempts, (a) => [...a, ctx.attempt])
+              if (ctx.attempt === 1) return yield* new RetryJob({ delay: 150, reason: "not yet" })
+              return ctx.attempt
+            }),
+          failNow: () => Effect.fail(new FailJob({ reason: "permanent" })),
+          typed: Handler.make({ params: Schema.Struct({ n: Schema.Number }) }, ({ n }) => n * 2),
+          plain: () => ({ plain: true }),
+          promise: () => Promise.resolve([1, 2])
+        }
+      })
+      const r = yield* c.enqueue("retryLater", {})
+      const started = Date.now()
+      expect(yield* c.waitForResult(r, { timeout: "5 seconds" })).toBe(2)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(140)
+      expect(yield* Ref.get(attempts)).toEqual([1, 2])
+      expect(yield* job(r)).toMatchObject({ currentRetries: 1, lastError: "not yet" })
+
+      const f = yield* c.enqueue("failNow", {}, { maxRetries: 5 })
+      expect(yield* Effect.flip(c.waitForResult(f))).toMatchObject({ _tag: "JobFailed", error: "permanent" })
+      expect((yield* job(f)).currentRetries).toBe(1)
+
+      const bad = yield* c.enqueue("typed", { n: "two" })
+      yield* waitDone(bad)
+      expect(yield* job(bad)).toMatchObject({ status: "FAILED", currentRetries: 1 })
+      expect((yield* job(bad)).lastError).toContain("Invalid params for 'typed'")
+      expect(yield* c.waitForResult(yield* c.enqueue("typed", { n: 21 }))).toBe(42)
+      expect(yield* c.waitForResult(yield* c.enqueue("plain", {}))).toEqual({ plain: true })
+      expect(yield* c.waitForResult(yield* c.enqueue("promise", {}))).toEqual([1, 2])
+    }))
+
+    test("a deferred job runs only after its time", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const ran = yield* Deferred.make<number>()
+      yield* Worker.make({ handlers: { later: () => Deferred.succeed(ran, Date.now()) } })
+      const at = Date.now() + 400
+      yield* c.enqueue("later", {}, { deferUntil: at })
+      expect(yield* Deferred.await(ran)).toBeGreaterThanOrEqual(at)
+    }))
+
+    test("a unique-key duplicate runs only after the holder finished", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const log: Array<string> = []
+      yield* Worker.make({
+        concurrency: 5,
+        handlers: {
+          step: ({ n }: { n: number }) =>
+            Effect.gen(function*() {
+              log.push(`start ${n}`)
+              yield* Effect.sleep(150)
+              log.push(`end ${n}`)
+            })
+        }
+      })
+      const first = yield* c.enqueue("step", { n: 1 }, { uniqueKey: "account-1" })
+      const second = yield* c.enqueue("step", { n: 2 }, { uniqueKey: "account-1" })
+      yield* c.waitForResult(first)
+      yield* c.waitForResult(second)
+      expect(log).toEqual(["start 1", "end 1", "start 2", "end 2"])
+    }))
+
+    test("an expired lease is recovered and the job runs again; the lost worker's completion is rejected", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const store = yield* JobStore
+      const ref = yield* c.enqueue("work", {})
+      // a worker that claimed the job and died: its lease is never renewed
+      const dead = (yield* store.claim("default", { count: 1, workerId: "dead", leaseMs: 100 })).jobs[0]!
+      yield* Worker.make({ handlers: { work: (_: unknown, ctx: Handler.JobContext) => ctx.workerId } })
+      const result = yield* c.waitForResult(ref, { timeout: "5 seconds" })
+      expect(result).not.toBe("dead")
+      expect(yield* job(ref)).toMatchObject({ status: "COMPLETED", stalls: 1, currentRetries: 0 })
+      expect(yield* store.complete("default", [{ id: ref.id, token: dead.leaseToken, result: "\"late\"" }]))
+        .toEqual([false])
+      expect(yield* c.waitForResult(ref)).toBe(result)
+    }))
+
+    test("shutdown lets short jobs finish and requeues the rest without counting an attempt", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const started = yield* Deferred.make<void>()
+      const quick = yield* c.enqueue("quick", {})
+      const stuck = yield* c.enqueue("stuck", {})
+      const interrupted = yield* Ref.make(false)
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Worker.make({
+          handlers: {
+            quick: () => Effect.sleep(100).pipe(Effect.as("done")),
+            stuck: () =>
+              Deferred.succeed(started, undefined).pipe(
+                Effect.zipRight(Effect.never),
+                Effect.onInterrupt(() => Ref.set(interrupted, true))
+              )
+          }
+        })
+        yield* Deferred.await(started)
+      }))
+      expect(yield* Ref.get(interrupted)).toBe(true)
+      expect(yield* job(quick)).toMatchObject({ status: "COMPLETED" })
+      expect(yield* job(stuck)).toMatchObject({ status: "PENDING", currentRetries: 0, stalls: 0 })
+      expect((yield* Effect.flatMap(JobStore, (s) => s.stats("default"))).active).toBe(0)
+    }), { shutdownGraceMs: 300 })
+
+    test("an idle worker picks up a new job without waiting for the poll delay", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const ran = yield* Deferred.make<number>()
+      yield* Worker.make({ handlers: { ping: () => Deferred.succeed(ran, Date.now()) } })
+      yield* Effect.sleep(200) // the worker is idle now, in a 60 s poll wait
+      const enqueuedAt = Date.now()
+      yield* c.enqueue("ping", {})
+      const startedAt = yield* Deferred.await(ran).pipe(Effect.timeout("5 seconds"))
+      expect(startedAt - enqueuedAt).toBeLessThan(1_000)
+    }), { pollDelayMs: 60_000 })
+
+    test("cancelling a running job interrupts its handler", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const started = yield* Deferred.make<void>()
+      const aborted = yield* Deferred.make<void>()
+      yield* Worker.make({
+        handlers: {
+          long: (_: unknown, ctx: Handler.JobContext) =>
+            Effect.gen(function*() {
+              ctx.signal.addEventListener("abort", () => Deferred.unsafeDone(aborted, Effect.void))
+              yield* Deferred.succeed(started, undefined)
+              return yield* Effect.never
+            })
+        }
+      })
+      const ref = yield* c.enqueue("long", {})
+      yield* Deferred.await(started)
+      expect(yield* c.cancel(ref)).toEqual({ _tag: "Cancelled", wasRunning: true })
+      yield* Deferred.await(aborted).pipe(Effect.timeout("5 seconds"))
+      expect((yield* job(ref)).status).toBe("CANCELLED")
+    }))
+
+    test("burst mode stops when no job is ready or running, and never exceeds its concurrency", Effect.gen(function*() {
+      const c = yield* RrqClient
+      let now = 0
+      let peak = 0
+      yield* c.enqueueMany(Array.from({ length: 40 }, (_, i) => ({ job: "count", params: { i } })))
+      const counts = yield* Worker.run({
+        burst: true,
+        concurrency: 4,
+        handlers: {
+          count: () =>
+            Effect.gen(function*() {
+              now++
+              peak = Math.max(peak, now)
+              yield* Effect.sleep(5)
+              now--
+            })
+        }
+      })
+      expect(counts).toMatchObject({ claimed: 40, completed: 40, failed: 0 })
+      expect(peak).toBeLessThanOrEqual(4)
+      expect(peak).toBeGreaterThan(1)
+      expect(yield* Effect.flatMap(JobStore, (s) => s.stats("default"))).toMatchObject({ ready: 0, active: 0, completedTotal: 40 })
+    }))
+
+    test("the heartbeat shows the worker while it runs", Effect.gen(function*() {
+      const store = yield* JobStore
+      const w = yield* Effect.scoped(Effect.gen(function*() {
+        const w = yield* Worker.make({ handlers: {}, queues: ["a", "b:3"], concurrency: 7 })
+        yield* Effect.sleep(100)
+        const live = yield* store.workers
+        expect(live).toHaveLength(1)
+        expect(live[0]).toMatchObject({ id: w.id, queues: ["a", "b"], concurrency: 7, status: "running", pid: process.pid })
+        return w
+      }))
+      expect((yield* store.workers).map((i) => i.id)).not.toContain(w.id)
+    }))
+  })
+}
+
+describe("Worker options", () => {
+  it("parses queue weights", () => {
+    expect(Either.getOrThrow(Worker.parseQueue("emails"))).toEqual({ name: "emails", weight: 1 })
+    expect(Either.getOrThrow(Worker.parseQueue("emails:3"))).toEqual({ name: "emails", weight: 3 })
+    expect(Worker.parseQueue("emails:0")._tag).toBe("Left")
+    expect(Worker.parseQueue("emails:x")._tag).toBe("Left")
+  })
+})
