@@ -103,7 +103,7 @@ const program = Effect.gen(function*() {
   // summary per function
   const counts = yield* Effect.forEach(workers, (w) => w.counts)
   const retried = counts.reduce((n, c) => n + c.retried, 0)
-  const dlq = yield* store.dlqList("default", { offset: 0, limit: 1_000 })
+  const dlq = yield* store.listJobs("default", "dlq", { offset: 0, limit: 1_000 })
   const rows = [ResizeImage, SendEmail, ChargeCard, DailyReport].map((d) => ({
     function: d.name,
     failed: dlq.filter((j) => j.functionName === d.name).length

@@ -73,6 +73,9 @@ export interface RecoverOutcome {
   readonly deadLettered: ReadonlyArray<string>
 }
 
+/** Where a job sits: the pending, active or dead-letter set of its queue. */
+export type JobState = "pending" | "active" | "dlq"
+
 export interface DlqFilter {
   readonly ids?: ReadonlyArray<string>
   readonly functionName?: string
@@ -144,9 +147,13 @@ export interface JobStoreShape {
   /** Cancels a pending job at once; a running one is marked CANCELLED and its worker told to interrupt it. */
   readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | RedisError>
   readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | RedisError>
-  /** DLQ entries, most recent failure first. Records that expired are skipped. */
-  readonly dlqList: (
+  /**
+   * Jobs of a queue in one state: pending (by run-at), active (by lease deadline)
+   * or the DLQ (most recent failure first). Records that expired are skipped.
+   */
+  readonly listJobs: (
     queue: string,
+    state: JobState,
     options: { readonly offset: number; readonly limit: number }
   ) => Effect.Effect<ReadonlyArray<Job>, CorruptedJob | RedisError>
   /** Moves matching DLQ jobs back to pending, with retries, status and expiry reset. Returns their ids. */

@@ -248,7 +248,7 @@ export const contractSuite = <E>(
         expect(yield* store.retry(Q, { id: strict.id, token: a.leaseToken }, { delayMs: 0, error: "e1", maxRetries: 1 }))
           .toBe("FAILED")
         expect(yield* job(strict)).toMatchObject({ status: "FAILED", currentRetries: 1, maxRetries: 5, lastError: "e1" })
-        expect((yield* store.dlqList(Q, { offset: 0, limit: 10 })).map((j) => j.id)).toEqual([strict.id])
+        expect((yield* store.listJobs(Q, "dlq", { offset: 0, limit: 10 })).map((j) => j.id)).toEqual([strict.id])
 
         // an override above the record's limit grants more attempts; without one the record decides again
         const lenient = yield* enqueue("x", {}, { maxRetries: 1 })
@@ -274,7 +274,7 @@ export const contractSuite = <E>(
           currentRetries: 1,
           lastError: "No handler registered for function 'x'"
         })
-        const dlq = yield* store.dlqList(Q, { offset: 0, limit: 10 })
+        const dlq = yield* store.listJobs(Q, "dlq", { offset: 0, limit: 10 })
         expect(dlq.map((j) => j.id)).toEqual([ref.id])
       }))
 
@@ -302,6 +302,23 @@ export const contractSuite = <E>(
           expect((yield* store.recover(Q, { maxStalls: 2, limit: 100 })).requeued).toEqual([])
         }
         expect((yield* job({ queue: Q, id: a.id })).status).toBe("ACTIVE")
+      }))
+    })
+
+    describe("listing", () => {
+      test("lists the jobs of each state in order, with paging", Effect.gen(function*() {
+        const store = yield* JobStore
+        const late = yield* enqueue("x", {}, { deferBy: 20_000 })
+        const soon = yield* enqueue("x", {}, { deferBy: 10_000 })
+        const now = yield* enqueue("x")
+        expect((yield* claimOne())!.id).toBe(now.id)
+        const ids = (state: "pending" | "active" | "dlq", offset = 0, limit = 10) =>
+          Effect.map(store.listJobs(Q, state, { offset, limit }), (jobs) => jobs.map((j) => j.id))
+        expect(yield* ids("pending")).toEqual([soon.id, late.id])
+        expect(yield* ids("pending", 1, 1)).toEqual([late.id])
+        expect(yield* ids("active")).toEqual([now.id])
+        expect(yield* ids("dlq")).toEqual([])
+        expect((yield* store.listJobs(Q, "active", { offset: 0, limit: 10 }))[0]!.status).toBe("ACTIVE")
       }))
     })
 
@@ -457,7 +474,7 @@ export const contractSuite = <E>(
         yield* deadLetter("a", "d1")
         yield* deadLetter("b", "d2")
         yield* deadLetter("a", "d3")
-        expect((yield* store.dlqList(Q, { offset: 0, limit: 10 })).map((j) => j.id).sort()).toEqual(["d1", "d2", "d3"])
+        expect((yield* store.listJobs(Q, "dlq", { offset: 0, limit: 10 })).map((j) => j.id).sort()).toEqual(["d1", "d2", "d3"])
         expect(yield* store.dlqRequeue(Q, { functionName: "b" })).toEqual(["d2"])
         expect(yield* job({ queue: Q, id: "d2" })).toMatchObject({ status: "PENDING", currentRetries: 0 })
         expect((yield* claimOne())!.id).toBe("d2")
@@ -532,7 +549,7 @@ export const contractSuite = <E>(
         yield* door.addPending(Q, "ghost", Date.now() - 10)
         const claimed = yield* store.claim(Q, { ...W, count: 10 })
         expect(claimed.jobs.map((j) => j.id)).toEqual([good.id])
-        const dlq = yield* store.dlqList(Q, { offset: 0, limit: 10 })
+        const dlq = yield* store.listJobs(Q, "dlq", { offset: 0, limit: 10 })
         expect(dlq.map((j) => j.id).sort()).toEqual(["garbled", "ghost", "wrong-type"])
         for (const j of dlq) {
           expect(j.status).toBe("FAILED")
@@ -612,7 +629,7 @@ export const contractSuite = <E>(
           expect((yield* store.claim(Q, { ...W, count: 5 })).jobs).toHaveLength(0)
           expect(Either.isRight(yield* finished.pipe(Effect.timeout("700 millis"), Effect.either))).toBe(true)
         }))
-        expect((yield* store.dlqList(Q, { offset: 0, limit: 10 })).map((j) => j.id).sort()).toEqual(["ghost", "to-garble"])
+        expect((yield* store.listJobs(Q, "dlq", { offset: 0, limit: 10 })).map((j) => j.id).sort()).toEqual(["ghost", "to-garble"])
       }))
 
       test("an armed work signal fires on enqueue", Effect.gen(function*() {

@@ -97,7 +97,7 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
       })
       yield* waitDone(timedOut)
       expect(yield* job(timedOut)).toMatchObject({ status: "FAILED", lastError: "Job timed out after 1s." })
-      const dlq = yield* Effect.flatMap(JobStore, (s) => s.dlqList("default", { offset: 0, limit: 10 }))
+      const dlq = yield* Effect.flatMap(JobStore, (s) => s.listJobs("default", "dlq", { offset: 0, limit: 10 }))
       expect(dlq.map((j) => j.id).sort()).toEqual([exhausted.id, unknown.id, timedOut.id].sort())
     }))
 

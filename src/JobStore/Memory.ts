@@ -21,6 +21,7 @@ import type {
   Completion,
   DlqFilter,
   EnqueueOutcome,
+  JobState,
   FailOutcome,
   JobStoreShape,
   Lease,
@@ -776,15 +777,18 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
    * Like the Redis store: ZREVRANGE offset..offset+limit-1, then the records,
    * skipping those that expired or are not hashes (so a page may come out short).
    */
-  const dlqList = Effect.fn("MemoryStore.dlqList")(function*(
+  const listJobs = Effect.fn("MemoryStore.listJobs")(function*(
     queue: string,
+    state: JobState,
     options: { readonly offset: number; readonly limit: number }
   ) {
     const now = yield* Clock.currentTimeMillis
     const q = queueState(queue)
-    const newestFirst = [...q.dlq].sort((a, b) => byScore(b, a))
+    const sorted = state === "dlq"
+      ? [...q.dlq].sort((a, b) => byScore(b, a))
+      : [...(state === "pending" ? q.pending : q.active)].sort(byScore)
     const jobs: Array<Job> = []
-    for (const [id] of indexRange(newestFirst, options.offset, options.offset + options.limit - 1)) {
+    for (const [id] of indexRange(sorted, options.offset, options.offset + options.limit - 1)) {
       const stored = live(q.records, id, now)
       if (stored?.type === "hash") jobs.push(yield* decode(queue, id, stored.fields))
     }
@@ -985,7 +989,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     recover,
     cancel,
     getJob,
-    dlqList,
+    listJobs,
     dlqRequeue,
     dlqPurge,
     stats,

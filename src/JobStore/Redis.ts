@@ -271,9 +271,11 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         )
       )
 
-    const dlqList: JobStoreShape["dlqList"] = (queue, { limit, offset }) =>
+    const listJobs: JobStoreShape["listJobs"] = (queue, state, { limit, offset }) =>
       Effect.gen(function*() {
-        const ids = yield* use((r) => r.zrevrange(keys.queue(queue).dlq, offset, offset + limit - 1))
+        const key = keys.queue(queue)[state]
+        const stop = offset + limit - 1
+        const ids = yield* use((r) => state === "dlq" ? r.zrevrange(key, offset, stop) : r.zrange(key, offset, stop))
         const hashes = yield* Effect.forEach(ids, (id) =>
           use((r) => r.hgetall(keys.job(queue, id))).pipe(
             Effect.catchIf((e) => e.message.includes("WRONGTYPE"), () => Effect.succeed({} as Record<string, string>))
@@ -403,7 +405,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       recover,
       cancel,
       getJob,
-      dlqList,
+      listJobs,
       dlqRequeue,
       dlqPurge,
       stats,
