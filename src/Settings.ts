@@ -193,3 +193,9 @@ export const layerFromEnv = (overrides: SettingsInput = {}) =>
       )
     )
   )
+
+/** The `RRQ_*` environment variables, as a partial input (`RRQ_REDIS_URL` → redisUrl, ...). */
+export const fromEnv: Effect.Effect<SettingsInput, ConfigError.ConfigError> = Effect.withConfigProvider(
+  config,
+  ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase, ConfigProvider.nested("RRQ"))
+)

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// The rrq binary: registers tsx (for rrq's own TypeScript sources and .ts settings files), then runs the CLI.
+import { register } from "tsx/esm/api"
+
+register()
+await import("../src/cli/bin.ts")

@@ -1,0 +1,47 @@
+/**
+ * Loads a settings file: `.js`/`.mjs` natively, `.ts` through tsx (the `rrq`
+ * binary registers it). Its default export is `defineConfig({ handlers, settings?,
+ * layer?, queues? })` or a plain object of the same shape.
+ */
+import { Effect } from "effect"
+import { existsSync } from "node:fs"
+import { resolve } from "node:path"
+import { pathToFileURL } from "node:url"
+import type { Config } from "../Handler.js"
+import { isHandler } from "../Handler.js"
+import { UsageError } from "./common.js"
+
+const fail = (file: string, why: string) => new UsageError({ message: `settings file ${file}: ${why}` })
+
+export const load = (file: string): Effect.Effect<Config<unknown>, UsageError> =>
+  Effect.gen(function*() {
+    const path = resolve(file)
+    if (!existsSync(path)) return yield* new UsageError({ message: `settings file not found: ${path}` })
+    const mod = yield* Effect.tryPromise({
+      try: () => import(pathToFileURL(path).href) as Promise<Record<string, unknown>>,
+      catch: (e) => fail(path, `cannot be loaded: ${e instanceof Error ? e.message : String(e)}`)
+    })
+    // a CommonJS or tsx-compiled module may nest the default export once more
+    let config = mod.default as Record<string, unknown> | undefined
+    if (config && "default" in config && !("handlers" in config)) config = config.default as Record<string, unknown>
+    if (config === undefined || config === null) {
+      return yield* fail(path, "has no default export (export default defineConfig({ handlers: { ... } }))")
+    }
+    if (typeof config !== "object") return yield* fail(path, "its default export must be an object")
+    const handlers = config.handlers
+    if (typeof handlers !== "object" || handlers === null) {
+      return yield* fail(path, "its default export has no `handlers` object")
+    }
+    for (const [name, h] of Object.entries(handlers)) {
+      if (typeof h !== "function" && !isHandler(h)) {
+        return yield* fail(path, `handler '${name}' is neither a function nor Handler.make(...)`)
+      }
+    }
+    if (config.settings !== undefined && (typeof config.settings !== "object" || config.settings === null)) {
+      return yield* fail(path, "`settings` must be an object")
+    }
+    if (config.queues !== undefined && !(Array.isArray(config.queues) && config.queues.every((q) => typeof q === "string"))) {
+      return yield* fail(path, "`queues` must be an array of queue names")
+    }
+    return config as unknown as Config<unknown>
+  })
