@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // The rrq binary: registers tsx (for rrq's own TypeScript sources and .ts settings files), then runs the CLI.
-import { register } from "tsx/esm/api"
+import "tsx/esm"
 
-register()
 await import("../src/cli/bin.ts")

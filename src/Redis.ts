@@ -38,10 +38,17 @@ export const redactUrl = (url: string): string => {
   }
 }
 
+/** ioredis attaches the failed command to its errors: never keep the arguments of AUTH or HELLO (passwords). */
+const scrub = (cause: unknown) => {
+  const command = (cause as { command?: { name?: string; args?: Array<unknown> } } | null)?.command
+  if (command && /^(auth|hello|acl|config|migrate)$/i.test(command.name ?? "")) command.args = ["***"]
+  return cause
+}
+
 export const toRedisError = (what: string) => (cause: unknown): RedisError =>
   new RedisError({
     message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
-    cause
+    cause: scrub(cause)
   })
 
 /** Jittered exponential reconnect delay, capped at 2 s. */

@@ -87,9 +87,15 @@ const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
 
 /** Parses `500ms`, `2s`, `5m`, `1h`, `1d`, a number of milliseconds, or any Effect duration. */
 export const parseDuration = (input: Duration.DurationInput | string): Either.Either<number, string> => {
-  // Effect clamps negative durations to zero; a negative delay is a mistake worth reporting.
-  if ((typeof input === "number" && input < 0) || (typeof input === "string" && input.trim().startsWith("-"))) {
-    return Either.left(`negative duration '${String(input)}'`)
+  // Effect clamps negative (and NaN) durations to zero; such a value is a mistake worth reporting.
+  const bad = (n: number | bigint) => (typeof n === "bigint" ? n < 0n : !(n >= 0))
+  if (
+    (typeof input === "number" && bad(input)) ||
+    (typeof input === "bigint" && bad(input)) ||
+    (Array.isArray(input) && input.some(bad)) ||
+    (typeof input === "string" && /^\s*(-|nan)/i.test(input))
+  ) {
+    return Either.left(`invalid duration '${String(input)}' (negative or not a number)`)
   }
   if (typeof input === "string") {
     const m = shortDuration.exec(input)
@@ -134,7 +140,7 @@ export const resolve = (input: SettingsInput = {}): Either.Either<Settings, Inva
       return Either.left(new InvalidOptions({ message: `${key} must be an integer ≥ 0, got ${s[key]}` }))
     }
   }
-  for (const key of ["leaseMs", "uniqueLockTtlMs", "idempotencyTtlMs", "pollDelayMs", "recoverIntervalMs", "healthIntervalMs"] as const) {
+  for (const key of ["defaultTimeoutMs", "leaseMs", "uniqueLockTtlMs", "idempotencyTtlMs", "pollDelayMs", "recoverIntervalMs", "healthIntervalMs"] as const) {
     if (s[key] < 1) return Either.left(new InvalidOptions({ message: `${key} must be at least 1ms` }))
   }
   if (!(s.pollJitter >= 0 && s.pollJitter <= 1)) {
@@ -184,18 +190,18 @@ export const layerConfig = (overrides: SettingsInput = {}): Layer.Layer<RrqSetti
     Effect.flatMap(config, (fromConfig) => resolve({ ...overrides, ...fromConfig }))
   )
 
-/** Settings from `RRQ_*` environment variables (`RRQ_REDIS_URL`, `RRQ_CONCURRENCY`, `RRQ_LEASE_MS`...). */
-export const layerFromEnv = (overrides: SettingsInput = {}) =>
-  layerConfig(overrides).pipe(
-    Layer.provide(
-      Layer.setConfigProvider(
-        ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase, ConfigProvider.nested("RRQ"))
-      )
-    )
-  )
-
 /** The `RRQ_*` environment variables, as a partial input (`RRQ_REDIS_URL` → redisUrl, ...). */
 export const fromEnv: Effect.Effect<SettingsInput, ConfigError.ConfigError> = Effect.withConfigProvider(
   config,
   ConfigProvider.fromEnv().pipe(ConfigProvider.constantCase, ConfigProvider.nested("RRQ"))
 )
+
+/**
+ * Settings from `RRQ_*` environment variables (`RRQ_REDIS_URL`, `RRQ_CONCURRENCY`,
+ * `RRQ_LEASE_MS`...), merged over `overrides`. Only rrq's settings read them: the
+ * application's own ConfigProvider is left alone.
+ */
+export const layerFromEnv = (
+  overrides: SettingsInput = {}
+): Layer.Layer<RrqSettings, InvalidOptions | ConfigError.ConfigError> =>
+  Layer.effect(RrqSettings, Effect.flatMap(fromEnv, (env) => resolve({ ...overrides, ...env })))

@@ -114,7 +114,7 @@ const queueOrder = (queues: ReadonlyArray<QueueWeight>, strict: boolean) => {
 const jittered = (ms: number, fraction: number) => Math.max(0, ms * (1 - fraction + 2 * fraction * Math.random()))
 
 /** Jittered exponential backoff for Redis errors, capped at 5 s. */
-const errorBackoff = (failures: number) => jittered(Math.min(5_000, 100 * 2 ** Math.min(failures, 10)), 0.5)
+const errorBackoff = (failures: number) => Math.min(5_000, jittered(100 * 2 ** Math.min(failures, 10), 0.5))
 
 const describeError = (e: unknown): string => {
   const text = e instanceof Error
@@ -540,8 +540,12 @@ export const make = <R = never>(
           yield* Effect.logInfo(
             `Worker ${id}: stopping; waiting up to ${seconds(settings.shutdownGraceMs)} for ${running.size} running job(s)`
           )
-          yield* Effect.raceAll([awaitIdle, Effect.sleep(settings.shutdownGraceMs), Deferred.await(skipGrace)])
-            .pipe(Effect.interruptible)
+          // Finalizers are uninterruptible, and an interruptible race here would be cut short by
+          // the very interruption that is closing the scope: poll instead.
+          const graceEnd = (yield* Clock.currentTimeMillis) + settings.shutdownGraceMs
+          while (running.size > 0 && (yield* Clock.currentTimeMillis) < graceEnd && !(yield* Deferred.isDone(skipGrace))) {
+            yield* Effect.sleep(20)
+          }
         }
         for (const entry of running.values()) stopJob(entry, "shutdown")
         yield* awaitIdle

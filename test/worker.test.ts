@@ -3,7 +3,7 @@
  * lease loss, shutdown, wake-up.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Layer, Option, Ref, Schema, type Scope } from "effect"
+import { Deferred, Effect, Either, Fiber, Layer, Option, Ref, Schema, type Scope } from "effect"
 import * as Client from "../src/Client.js"
 import { RrqClient } from "../src/Client.js"
 import { FailJob, RetryJob } from "../src/Errors.js"
@@ -205,6 +205,21 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
       expect(yield* Ref.get(interrupted)).toBe(true)
       expect(yield* job(quick)).toMatchObject({ status: "COMPLETED" })
       expect(yield* job(stuck)).toMatchObject({ status: "PENDING", currentRetries: 0, stalls: 0 })
+      expect((yield* Effect.flatMap(JobStore, (s) => s.stats("default"))).active).toBe(0)
+    }), { shutdownGraceMs: 300 })
+
+    test("interrupting a running worker (a signal) requeues its running jobs after the grace", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const started = yield* Deferred.make<void>()
+      const stuck = yield* c.enqueue("stuck", {})
+      const fiber = yield* Effect.fork(Worker.run({
+        handlers: { stuck: () => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)) }
+      }))
+      yield* Deferred.await(started)
+      const stoppedAt = Date.now()
+      yield* Fiber.interrupt(fiber)
+      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(250)
+      expect(yield* job(stuck)).toMatchObject({ status: "PENDING", currentRetries: 0 })
       expect((yield* Effect.flatMap(JobStore, (s) => s.stats("default"))).active).toBe(0)
     }), { shutdownGraceMs: 300 })
 

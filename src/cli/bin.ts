@@ -3,7 +3,7 @@
  * runtime error), 2 bad usage.
  */
 import { Command, ValidationError } from "@effect/cli"
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Cause, Effect, Exit, Logger } from "effect"
 import { readFileSync } from "node:fs"
 import * as check from "./check.js"

@@ -1,6 +1,7 @@
 /**
- * Loads a settings file: `.js`/`.mjs` natively, `.ts` through tsx (the `rrq`
- * binary registers it). Its default export is `defineConfig({ handlers, settings?,
+ * Loads a settings file: `.js`/`.mjs` natively, `.ts`/`.mts` through tsx (the
+ * `rrq` binary registers it). Like any module, a `.ts` file is an ES module when
+ * the nearest package.json says `"type": "module"`; elsewhere name it `.mts`. Its default export is `defineConfig({ handlers, settings?,
  * layer?, queues? })` or a plain object of the same shape.
  */
 import { Effect } from "effect"
