@@ -6,12 +6,7 @@
 
 local keys = queueKeys()
 local prefix, limit, fn, n = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-local candidates = {}
-if n > 0 then
-  for i = 1, n do candidates[i] = ARGV[4 + i] end
-else
-  candidates = redis.call('ZRANGE', keys.dlq, 0, -1)
-end
+local candidates = dlqCandidates(keys, n, 4)
 local removed = 0
 for _, id in ipairs(candidates) do
   if limit > 0 and removed >= limit then break end

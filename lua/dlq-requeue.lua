@@ -10,12 +10,7 @@ local keys = queueKeys()
 local prefix, lockTtl = ARGV[1], tonumber(ARGV[2])
 local limit, fn, n = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local now = nowMs()
-local candidates = {}
-if n > 0 then
-  for i = 1, n do candidates[i] = ARGV[5 + i] end
-else
-  candidates = redis.call('ZRANGE', keys.dlq, 0, -1)
-end
+local candidates = dlqCandidates(keys, n, 5)
 local out = {}
 for _, id in ipairs(candidates) do
   if limit > 0 and #out >= limit then break end

@@ -117,6 +117,15 @@ local function quarantine(prefix, keys, queue, id, now, reason, dlqTtl, lockTtl)
   deadLetter(prefix, keys, id, now, reason, dlqTtl, lockTtl)
 end
 
+-- The DLQ ids a requeue or purge considers: the n ids in ARGV after position `at`,
+-- or, when n is 0, the whole DLQ oldest first.
+local function dlqCandidates(keys, n, at)
+  if n == 0 then return redis.call('ZRANGE', keys.dlq, 0, -1) end
+  local ids = {}
+  for i = 1, n do ids[i] = ARGV[at + i] end
+  return ids
+end
+
 -- Reads a job's lease; true when the caller still holds it.
 local function holdsLease(jk, token)
   local f = redis.call('HMGET', jk, 'status', 'leaseToken')
