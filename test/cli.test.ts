@@ -236,4 +236,27 @@ describe("rrq CLI", () => {
     const jobs = (await rrq(p, ["job", "list", "--json"])).stdout.trim().split("\n").map((l) => JSON.parse(l))
     expect(jobs.map((j) => [j.status, j.currentRetries])).toEqual(Array.from({ length: 4 }, () => ["PENDING", 0]))
   }, 90_000)
+
+  it("worker watch restarts the worker when a file changes", async () => {
+    const p = uniquePrefix("cli")
+    const watched = mkdtempSync(join(tmpdir(), "rrq-watch-"))
+    const watcher = start(p, ["worker", "watch", "--settings", tsSettings, "--path", watched])
+    let stderr = ""
+    watcher.stderr?.on("data", (d) => (stderr += d))
+    try {
+      const pids = async () => {
+        const r = await rrq(p, ["check", "--json"])
+        return r.code === 0 ? JSON.parse(r.stdout).workers.map((w: { pid: number }) => w.pid) as Array<number> : []
+      }
+      let first: Array<number> = []
+      await until("the first worker", async () => (first = await pids()).length === 1)
+      writeFileSync(join(watched, "handler.ts"), "export const changed = 1\n")
+      await until("a restarted worker", async () => (await pids()).some((pid) => !first.includes(pid)), 40_000)
+      expect(stderr).toContain("changed; restarting the worker")
+      expect(() => process.kill(first[0]!, 0)).toThrow()
+    } finally {
+      watcher.kill("SIGTERM")
+      expect(await exited(watcher)).toBe(0)
+    }
+  }, 90_000)
 })

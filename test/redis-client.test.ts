@@ -6,6 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Either, Fiber, Layer, Logger, Option, Redacted, Schedule, Schema } from "effect"
 import { Redis as IORedis } from "ioredis"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { inspect } from "node:util"
 import * as Client from "../src/Client.js"
 import { RrqClient } from "../src/Client.js"
@@ -19,7 +23,7 @@ import { RedisClient } from "../src/Redis.js"
 import * as Settings from "../src/Settings.js"
 import * as Worker from "../src/Worker.js"
 import { uniquePrefix } from "./support/index.js"
-import { type RedisServer, startRedis } from "./support/redisServer.js"
+import { freePort, type RedisServer, startRedis } from "./support/redisServer.js"
 
 const DEFAULT_PASSWORD = "d3fault-pw-7Qx"
 const ALICE_PASSWORD = "s3cret-alice-9Zk"
@@ -280,4 +284,52 @@ describe("Redis going away", () => {
         expect(logs.some((l) => l.level === "WARN" && l.message.includes("unavailable"))).toBe(true)
       }).pipe(Effect.scoped, Effect.provide(stack(url, prefix)), Effect.provide(capture(logs)))
     }).pipe(Effect.scoped), 30_000)
+})
+
+describe("RedisClient over TLS", () => {
+  let server: RedisServer | undefined
+  let ca = ""
+  let tlsPort = 0
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rrq-tls-"))
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+      "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"
+    ], { stdio: "ignore" })
+    ca = readFileSync(join(dir, "cert.pem"), "utf8")
+    tlsPort = await freePort()
+    server = await startRedis([
+      "--port", "0",
+      "--tls-port", String(tlsPort),
+      "--tls-cert-file", join(dir, "cert.pem"),
+      "--tls-key-file", join(dir, "key.pem"),
+      "--tls-ca-cert-file", join(dir, "cert.pem"),
+      "--tls-auth-clients", "no",
+      "--requirepass", "tls-secret"
+    ])
+  }, 30_000)
+
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it.live("connects with rediss:// and a CA, and runs a job round trip", () =>
+    Effect.gen(function*() {
+      const c = yield* RrqClient
+      yield* Worker.make({ handlers: { echo: (p: unknown) => p } })
+      const ref = yield* c.enqueue("echo", { over: "tls" })
+      expect(yield* c.waitForResult(ref, { timeout: "10 seconds" })).toEqual({ over: "tls" })
+      expect((yield* RedisClient).displayUrl).not.toContain("tls-secret")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Client.layer.pipe(
+          Layer.provideMerge(Store.layerRedis),
+          Layer.provideMerge(Redis.layer({ url: `rediss://:tls-secret@127.0.0.1:${tlsPort}/0`, options: { tls: { ca } } })),
+          Layer.provideMerge(Settings.layer({ keyPrefix: uniquePrefix("tls"), pollDelayMs: 20 }))
+        )
+      )
+    ), 30_000)
 })

@@ -4,6 +4,7 @@ import { Config, Effect, Either, Layer, Option } from "effect"
 import { type ChildProcess, fork } from "node:child_process"
 import { watch } from "node:fs"
 import { dirname, resolve } from "node:path"
+import { redactUrl } from "../Redis.js"
 import * as Supervisor from "../Supervisor.js"
 import * as Worker from "../Worker.js"
 import * as Common from "./common.js"
@@ -81,6 +82,7 @@ const run = Command.make("run", runOptions, (o) =>
       process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
     }
     const queues = o.queues.length > 0 ? o.queues : config.queues
+    yield* Effect.logInfo(`rrq worker using Redis at ${redactUrl(settings.redisUrl)} (key prefix '${settings.keyPrefix}')`)
     const program = Effect.scoped(Effect.gen(function*() {
       const worker = yield* Worker.make({
         handlers: config.handlers,
