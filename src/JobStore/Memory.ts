@@ -154,35 +154,15 @@ const indexRange = <A>(xs: ReadonlyArray<A>, start: number, stop: number): Array
   return s > e || s >= n ? [] : xs.slice(s, e + 1)
 }
 
-const luaSpace = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g
-const luaDecimal = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/
-const luaHex = /^([+-]?)0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP]([+-]?\d+))?$/
-const luaSpecial = /^[+-]?(?:inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?)$/i
-
 /**
- * Lua 5.1's `tonumber` on a string (glibc strtod: surrounding spaces, hex with
- * an optional fraction and binary exponent, inf/nan), `undefined` for nil. Lua
- * hands strtod a C string, so the text ends at the first NUL.
+ * Lua's `tonumber` on a stored field, `undefined` for nil or text that is not a
+ * number. Close enough to strtod for what rrq writes and for rejecting garbage.
  */
 const luaToNumber = (s: string | undefined): number | undefined => {
-  if (s === undefined) return undefined
-  const nul = s.indexOf("\0")
-  const t = (nul < 0 ? s : s.slice(0, nul)).replace(luaSpace, "")
-  if (luaDecimal.test(t)) return Number(t)
-  const hex = luaHex.exec(t)
-  if (hex !== null) {
-    const [, sign, digits, exponent] = hex
-    const dot = digits!.indexOf(".")
-    const fraction = dot < 0 ? 0 : digits!.length - dot - 1
-    const mantissa = Number(BigInt(`0x${digits!.replace(".", "") || "0"}`))
-    // scaled in two halves so an intermediate power of two neither overflows nor underflows
-    const e = Number(exponent ?? 0) - 4 * fraction
-    const half = Math.trunc(e / 2)
-    const value = mantissa === 0 ? 0 : mantissa * 2 ** half * 2 ** (e - half)
-    return sign === "-" ? -value : value
-  }
-  if (luaSpecial.test(t)) return /nan/i.test(t) ? NaN : t.startsWith("-") ? -Infinity : Infinity
-  return undefined
+  const t = s?.trim()
+  if (t === undefined || t === "") return undefined
+  const n = Number(t)
+  return Number.isNaN(n) ? undefined : n
 }
 
 /** A Lua number written with HSET, as Redis formats it (`%.17g`: inf, -inf, nan). */
