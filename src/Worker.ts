@@ -23,7 +23,6 @@ import {
   FiberId,
   Layer,
   Option,
-  Queue,
   Schema,
   type Scope
 } from "effect"
@@ -135,7 +134,8 @@ interface Running {
   readonly job: ClaimedJob
   readonly key: string
   readonly deadline: number
-  readonly abort: AbortController
+  /** Created on the first read of `ctx.signal`: most handlers never look at it. */
+  abort: AbortController | undefined
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   stop: StopReason | undefined
 }
@@ -143,19 +143,22 @@ interface Running {
 interface PendingCompletion {
   readonly queue: string
   readonly completion: Completion
-  readonly done: Deferred.Deferred<boolean>
 }
 
-/** A level-free signal: `wait` captures the current round; `fire` ends it and starts the next. */
+/**
+ * A level-free signal: `wait` captures the current round; `fire` ends it. The
+ * Deferred is made only when someone waits, so firing per job costs nothing.
+ */
 class Signal {
-  private current = Deferred.unsafeMake<void>(FiberId.none)
+  private current: Deferred.Deferred<void> | undefined
   /** An Effect that completes at the next `fire` after this call. */
   get wait(): Effect.Effect<void> {
-    return Deferred.await(this.current)
+    return Deferred.await((this.current ??= Deferred.unsafeMake<void>(FiberId.none)))
   }
   fire() {
     const d = this.current
-    this.current = Deferred.unsafeMake<void>(FiberId.none)
+    if (d === undefined) return
+    this.current = undefined
     Deferred.unsafeDone(d, Exit.void)
   }
 }
@@ -198,28 +201,28 @@ export const make = <R = never>(
     const jobStarted = new Signal()
     const skipGrace = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
-    const completions = yield* Queue.unbounded<PendingCompletion>()
+    // Finished jobs waiting to be recorded. A job's slot is freed as soon as its handler
+    // returns, so claims overlap with the recording of the previous batch; the lease keeps
+    // the job ours until its completion is written (or, if that takes too long, it runs again).
+    let completions: Array<PendingCompletion> = []
+    let flushing = false
+    const completionAdded = new Signal()
+    const completionsFlushed = new Signal()
 
     /** Stops a running job: the sweeper, the cancel listener, a lost lease or shutdown. */
     const stopJob = (entry: Running, reason: StopReason) => {
       if (entry.stop !== undefined) return
       entry.stop = reason
-      entry.abort.abort(reason)
+      entry.abort?.abort(reason)
       entry.fiber?.unsafeInterruptAsFork(entry.fiber.id())
     }
 
     // --- recording outcomes -------------------------------------------------
 
     const complete = (job: ClaimedJob, result: string) =>
-      Effect.gen(function*() {
-        const done = yield* Deferred.make<boolean>()
-        yield* Queue.offer(completions, {
-          queue: job.queue,
-          completion: { id: job.id, token: job.leaseToken, result },
-          done
-        })
-        if (yield* Deferred.await(done)) counts.completed++
-        else counts.lost++
+      Effect.sync(() => {
+        completions.push({ queue: job.queue, completion: { id: job.id, token: job.leaseToken, result } })
+        if (completions.length === 1) completionAdded.fire()
       })
 
     /** Retries a store call until it goes through: a Redis outage must not lose an outcome. */
@@ -323,7 +326,9 @@ export const make = <R = never>(
             workerId: id,
             enqueuedAt: job.enqueuedAt,
             deadline: entry.deadline,
-            signal: entry.abort.signal,
+            get signal() {
+              return (entry.abort ??= new AbortController()).signal
+            },
             client
           }
           const exit = entry.stop === undefined
@@ -345,7 +350,7 @@ export const make = <R = never>(
           job,
           key: `${job.queue}\u0000${job.id}`,
           deadline: now + timeoutOf(job, registry.get(job.functionName)),
-          abort: new AbortController(),
+          abort: undefined,
           fiber: undefined,
           stop: undefined
         }
@@ -423,14 +428,22 @@ export const make = <R = never>(
     }
 
     const flushCompletions = Effect.gen(function*() {
-      const batch = yield* Queue.takeBetween(completions, 1, 500)
+      if (completions.length === 0) {
+        const added = completionAdded.wait
+        if (completions.length === 0) yield* added
+      }
+      flushing = true
+      const batch = completions.length <= 500 ? completions : completions.slice(0, 500)
+      completions = completions.length <= 500 ? [] : completions.slice(500)
       for (const [queue, items] of groupByQueue(batch)) {
         const results = yield* persist(
           `recording ${items.length} completions`,
           store.complete(queue, items.map((i) => i.completion))
         )
-        items.forEach((item, i) => Deferred.unsafeDone(item.done, Exit.succeed(results[i] ?? false)))
+        for (const ok of results) ok ? counts.completed++ : counts.lost++
       }
+      flushing = false
+      completionsFlushed.fire()
     }).pipe(Effect.forever)
 
     const renewLeases = Effect.gen(function*() {
@@ -508,8 +521,10 @@ export const make = <R = never>(
     yield* Effect.forkScoped(recoverStalled)
     yield* Effect.forkScoped(heartbeat)
 
+    /** Until no job runs and every completion is recorded. */
     const awaitIdle = Effect.gen(function*() {
       while (running.size > 0) yield* slotFreed.wait
+      while (completions.length > 0 || flushing) yield* completionsFlushed.wait
     })
 
     // The claim loop is supervised: a defect is logged and the loop restarts.
