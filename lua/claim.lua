@@ -18,43 +18,46 @@ local out = { -1 }
 local claimed = 0
 local dead = {}
 local ids = redis.call('ZRANGEBYSCORE', keys.pending, '-inf', now, 'LIMIT', 0, count)
+if #ids > 0 then redis.call('ZREM', keys.pending, unpack(ids)) end
+local deadline = now + leaseMs
+local leases = {}
 for i, id in ipairs(ids) do
-  redis.call('ZREM', keys.pending, id)
   local jk = jobKey(prefix, id)
-  local kind = redis.call('TYPE', jk)['ok']
-  if kind == 'none' then
-    quarantine(prefix, keys, queue, id, now, 'Job record missing: a pending entry had no record', dlqTtl, lockTtl)
-    dead[#dead + 1] = id
-  elseif kind ~= 'hash' then
+  -- pcall: a record of the wrong type answers an error instead of aborting the claim
+  local f = redis.pcall('HMGET', jk, 'functionName', 'params', 'currentRetries', 'maxRetries',
+    'timeoutMs', 'enqueuedAt', 'traceContext', 'status')
+  local status = f[8]
+  if f.err then
     quarantine(prefix, keys, queue, id, now, 'Corrupted job record', dlqTtl, lockTtl)
     dead[#dead + 1] = id
-  else
-    local f = redis.call('HMGET', jk, 'functionName', 'params', 'currentRetries', 'maxRetries',
-      'timeoutMs', 'enqueuedAt', 'traceContext', 'status')
-    local status = f[8]
-    if status == 'COMPLETED' or status == 'FAILED' or status == 'CANCELLED' then
-      -- a stale pending entry of a finished job: nothing to run
-    elseif not f[1] or not f[2] or not tonumber(f[3]) or not tonumber(f[4]) or not tonumber(f[6]) then
-      quarantine(prefix, keys, queue, id, now, 'Corrupted job record: missing or invalid fields', dlqTtl, lockTtl)
-      dead[#dead + 1] = id
+  elseif status == 'COMPLETED' or status == 'FAILED' or status == 'CANCELLED' then
+    -- a stale pending entry of a finished job: nothing to run
+  elseif not f[1] or not f[2] or not tonumber(f[3]) or not tonumber(f[4]) or not tonumber(f[6]) then
+    if redis.call('EXISTS', jk) == 0 then
+      quarantine(prefix, keys, queue, id, now, 'Job record missing: a pending entry had no record', dlqTtl, lockTtl)
     else
-      local token = tokenBase .. '-' .. i
-      redis.call('HSET', jk, 'status', 'ACTIVE', 'workerId', workerId, 'startedAt', now, 'leaseToken', token)
-      redis.call('ZADD', keys.active, now + leaseMs, id)
-      claimed = claimed + 1
-      local b = #out
-      out[b + 1] = id
-      out[b + 2] = f[1]
-      out[b + 3] = f[2]
-      out[b + 4] = f[3]
-      out[b + 5] = f[4]
-      out[b + 6] = f[5] or ''
-      out[b + 7] = f[6]
-      out[b + 8] = token
-      out[b + 9] = f[7] or ''
+      quarantine(prefix, keys, queue, id, now, 'Corrupted job record: missing or invalid fields', dlqTtl, lockTtl)
     end
+    dead[#dead + 1] = id
+  else
+    local token = tokenBase .. '-' .. i
+    redis.call('HSET', jk, 'status', 'ACTIVE', 'workerId', workerId, 'startedAt', now, 'leaseToken', token)
+    leases[#leases + 1] = deadline
+    leases[#leases + 1] = id
+    claimed = claimed + 1
+    local b = #out
+    out[b + 1] = id
+    out[b + 2] = f[1]
+    out[b + 3] = f[2]
+    out[b + 4] = f[3]
+    out[b + 5] = f[4]
+    out[b + 6] = f[5] or ''
+    out[b + 7] = f[6]
+    out[b + 8] = token
+    out[b + 9] = f[7] or ''
   end
 end
+if #leases > 0 then redis.call('ZADD', keys.active, unpack(leases)) end
 
 if claimed < count then
   local first = redis.call('ZRANGE', keys.pending, 0, 0, 'WITHSCORES')

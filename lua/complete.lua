@@ -11,18 +11,21 @@ local out, done = {}, {}
 for i = 0, n - 1 do
   local id, token, result = ARGV[4 + i * 3], ARGV[5 + i * 3], ARGV[6 + i * 3]
   local jk = jobKey(prefix, id)
-  if holdsLease(jk, token) then
-    redis.call('ZREM', keys.active, id)
+  local f = redis.call('HMGET', jk, 'status', 'leaseToken', 'uniqueKey', 'resultTtlMs')
+  if f[1] == 'ACTIVE' and f[2] == token then
     redis.call('HSET', jk, 'status', 'COMPLETED', 'result', result, 'completedAt', now)
     redis.call('HDEL', jk, 'leaseToken')
-    redis.call('HINCRBY', keys.stats, 'completedTotal', 1)
-    releaseUnique(prefix, keys.pending, id, now, lockTtl)
-    expireOrPersist(jk, tonumber(redis.call('HGET', jk, 'resultTtlMs')) or 0)
+    if f[3] then releaseUnique(prefix, keys.pending, id, now, lockTtl) end
+    expireOrPersist(jk, tonumber(f[4]) or 0)
     out[#out + 1] = 1
     done[#done + 1] = id
   else
     out[#out + 1] = 0
   end
 end
-if #done > 0 then redis.call('PUBLISH', prefix .. 'done', table.concat(done, ' ')) end
+if #done > 0 then
+  redis.call('ZREM', keys.active, unpack(done))
+  redis.call('HINCRBY', keys.stats, 'completedTotal', #done)
+  redis.call('PUBLISH', prefix .. 'done', table.concat(done, ' '))
+end
 return out
