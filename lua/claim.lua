@@ -17,6 +17,13 @@ local now = nowMs()
 local out = { -1 }
 local claimed = 0
 local dead = {}
+-- an idle queue (the common poll) costs one ZRANGE
+local first = redis.call('ZRANGE', keys.pending, 0, 0, 'WITHSCORES')
+if not first[2] then return out end
+if tonumber(first[2]) > now then
+  out[1] = tonumber(first[2])
+  return out
+end
 local ids = redis.call('ZRANGEBYSCORE', keys.pending, '-inf', now, 'LIMIT', 0, count)
 if #ids > 0 then redis.call('ZREM', keys.pending, unpack(ids)) end
 local deadline = now + leaseMs
@@ -60,8 +67,8 @@ end
 if #leases > 0 then redis.call('ZADD', keys.active, unpack(leases)) end
 
 if claimed < count then
-  local first = redis.call('ZRANGE', keys.pending, 0, 0, 'WITHSCORES')
-  if first[2] then out[1] = tonumber(first[2]) end
+  local next = redis.call('ZRANGE', keys.pending, 0, 0, 'WITHSCORES')
+  if next[2] then out[1] = tonumber(next[2]) end
 end
 if #dead > 0 then redis.call('PUBLISH', prefix .. 'done', table.concat(dead, ' ')) end
 return out

@@ -386,6 +386,7 @@ export const make = <R = never>(
       return { claimed, nextRunAt }
     })
 
+    let idleRounds = 0
     const loop = Effect.gen(function*() {
       while (!stopping) {
         const slot = slotFreed.wait
@@ -405,11 +406,19 @@ export const make = <R = never>(
           redisFailures = 0
         }
         const { claimed, nextRunAt } = round.right
-        if (claimed > 0) continue
+        if (claimed > 0) {
+          idleRounds = 0
+          continue
+        }
         const now = yield* Clock.currentTimeMillis
         if (nextRunAt <= now) continue
         if (options.burst && running.size === 0) return
-        const pollMs = jittered(settings.pollDelayMs, settings.pollJitter)
+        // Enqueues, retries and recoveries publish wake-ups, so the poll is only a safety net:
+        // while a worker stays idle it doubles, up to 1 s (an idle worker costs ~3 commands/s).
+        const pollMs = jittered(
+          Math.min(settings.pollDelayMs * 2 ** Math.min(idleRounds++, 10), Math.max(settings.pollDelayMs, 1_000)),
+          settings.pollJitter
+        )
         const waitMs = Math.max(0, Math.min(pollMs, nextRunAt - now))
         yield* Effect.raceAll([wake, Effect.sleep(waitMs), slot])
       }
