@@ -9,7 +9,8 @@
 
 local keys = queueKeys()
 local prefix, queue = ARGV[1], ARGV[2]
-local count, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4])
+-- at most 1,000 a call: unpack() below has a limit of about 8,000 values
+local count, leaseMs = math.min(tonumber(ARGV[3]), 1000), tonumber(ARGV[4])
 local workerId, tokenBase = ARGV[5], ARGV[6]
 local dlqTtl, lockTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
 local now = nowMs()

@@ -128,6 +128,9 @@ const describeError = (e: unknown): string => {
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`
 
+/** The most jobs one claim call takes (the claim script caps it too). */
+const MAX_CLAIM = 1_000
+
 type StopReason = "timeout" | "cancel" | "lost" | "shutdown"
 
 interface Running {
@@ -327,7 +330,11 @@ export const make = <R = never>(
             enqueuedAt: job.enqueuedAt,
             deadline: entry.deadline,
             get signal() {
-              return (entry.abort ??= new AbortController()).signal
+              if (entry.abort === undefined) {
+                entry.abort = new AbortController()
+                if (entry.stop !== undefined) entry.abort.abort(entry.stop)
+              }
+              return entry.abort.signal
             },
             client
           }
@@ -376,7 +383,7 @@ export const make = <R = never>(
       let nextRunAt = Number.POSITIVE_INFINITY
       for (const queue of nextOrder()) {
         if (free <= 0 || stopping) break
-        const result = yield* store.claim(queue, { count: free, workerId: id, leaseMs: settings.leaseMs })
+        const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
         const now = yield* Clock.currentTimeMillis
         for (const job of result.jobs) yield* start(job, now)
         free -= result.jobs.length
