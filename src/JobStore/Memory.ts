@@ -541,7 +541,8 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
 
   /** claim.lua */
   const claim = Effect.fn("MemoryStore.claim")(function*(queue: string, options: ClaimOptions) {
-    const { count, leaseMs, workerId } = options
+    const { leaseMs, workerId } = options
+    const count = Math.min(options.count, 1_000) // as claim.lua caps it
     // the random part is drawn before the atomic step; the sequence makes it unique
     const random = yield* Random.nextIntBetween(0, 0x1000000)
     const tokenBase = `${workerId}-${random.toString(16).padStart(6, "0")}${(state.tokenSeq++).toString(36)}`
