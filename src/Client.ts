@@ -27,7 +27,7 @@ export class Enqueued<R = unknown> extends JobRef {
   /** Decodes the stored result (the definition's result Schema, or JSON as is). */
   declare readonly decodeResult: (json: unknown) => Either.Either<R, ParseResult.ParseError>
   static of<R>(ref: { queue: string; id: string }, created: boolean, decode: Enqueued<R>["decodeResult"]) {
-    const e = new Enqueued<R>(ref)
+    const e = new Enqueued<R>(ref, true) // the store made the ref: no need to validate it again
     return Object.assign(e, { created, decodeResult: decode })
   }
 }
@@ -107,58 +107,65 @@ export const serializeParams = (params: unknown, maxBytes: number): Either.Eithe
   return Either.right(json!)
 }
 
-/** Turns one request into a NewJob: params encoded and checked, options validated and resolved. */
+/**
+ * Turns one request into a NewJob: params encoded and checked, options validated
+ * and resolved. Plain code rather than an Effect: it runs once per enqueued job.
+ */
 export const toNewJob = (
   settings: Settings,
   request: EnqueueRequest
-): Effect.Effect<NewJob, InvalidParams | InvalidOptions> =>
-  Effect.gen(function*() {
-    const definition = typeof request.job === "string" ? undefined : request.job
-    const functionName = typeof request.job === "string" ? request.job : request.job.name
-    const o = request.options ?? {}
-    if (functionName.length === 0) return yield* new InvalidOptions({ message: "function name must not be empty" })
-    if (o.deferBy !== undefined && o.deferUntil !== undefined) {
-      return yield* new InvalidOptions({ message: "deferBy and deferUntil are mutually exclusive" })
+): Either.Either<NewJob, InvalidParams | InvalidOptions> => {
+  const invalid = (message: string) => Either.left(new InvalidOptions({ message }))
+  const definition = typeof request.job === "string" ? undefined : request.job
+  const functionName = typeof request.job === "string" ? request.job : request.job.name
+  const o = request.options ?? {}
+  if (functionName.length === 0) return invalid("function name must not be empty")
+  if (o.deferBy !== undefined && o.deferUntil !== undefined) return invalid("deferBy and deferUntil are mutually exclusive")
+  let encoded = request.params
+  if (definition && definition.params !== Schema.Unknown) {
+    const e = Schema.encodeUnknownEither(definition.params)(request.params)
+    if (Either.isLeft(e)) {
+      return Either.left(new InvalidParams({ message: `params of '${functionName}' are invalid: ${e.left.message}` }))
     }
-    const encoded = definition
-      ? yield* Schema.encodeUnknown(definition.params)(request.params).pipe(
-        Effect.mapError((e) => new InvalidParams({ message: `params of '${functionName}' are invalid: ${e.message}` }))
-      )
-      : request.params
-    const params = yield* serializeParams(encoded, settings.maxPayloadBytes)
-    const delayMs = yield* durationMs("deferBy", o.deferBy, 0)
-    let runAt: number | undefined
-    if (o.deferUntil !== undefined) {
-      runAt = o.deferUntil instanceof Date ? o.deferUntil.getTime() : o.deferUntil
-      if (!Number.isFinite(runAt)) return yield* new InvalidOptions({ message: "deferUntil is not a valid date" })
+    encoded = e.right
+  }
+  const params = serializeParams(encoded, settings.maxPayloadBytes)
+  if (Either.isLeft(params)) return Either.left(params.left)
+  const delayMs = durationMs("deferBy", o.deferBy, 0)
+  if (Either.isLeft(delayMs)) return Either.left(delayMs.left)
+  let runAt: number | undefined
+  if (o.deferUntil !== undefined) {
+    runAt = o.deferUntil instanceof Date ? o.deferUntil.getTime() : o.deferUntil
+    if (!Number.isFinite(runAt)) return invalid("deferUntil is not a valid date")
+  }
+  const maxRetries = o.maxRetries ?? definition?.maxRetries ?? settings.defaultMaxRetries
+  if (!Number.isInteger(maxRetries) || maxRetries < 1) {
+    return invalid(`maxRetries must be an integer ≥ 1, got ${maxRetries}`)
+  }
+  const timeoutMs = durationMs("timeout", o.timeout ?? definition?.timeout, 1)
+  if (Either.isLeft(timeoutMs)) return Either.left(timeoutMs.left)
+  const resultTtlMs = durationMs("resultTtl", o.resultTtl ?? definition?.resultTtl, 0)
+  if (Either.isLeft(resultTtlMs)) return Either.left(resultTtlMs.left)
+  for (const [name, value] of [["jobId", o.jobId], ["uniqueKey", o.uniqueKey], ["idempotencyKey", o.idempotencyKey]]) {
+    if (value !== undefined && (value.length === 0 || value.length > 256)) {
+      return invalid(`${name} must be 1 to 256 characters`)
     }
-    const maxRetries = o.maxRetries ?? definition?.maxRetries ?? settings.defaultMaxRetries
-    if (!Number.isInteger(maxRetries) || maxRetries < 1) {
-      return yield* new InvalidOptions({ message: `maxRetries must be an integer ≥ 1, got ${maxRetries}` })
-    }
-    const timeoutMs = yield* durationMs("timeout", o.timeout ?? definition?.timeout, 1)
-    const resultTtlMs = (yield* durationMs("resultTtl", o.resultTtl ?? definition?.resultTtl, 0)) ??
-      settings.defaultResultTtlMs
-    for (const [name, value] of [["jobId", o.jobId], ["uniqueKey", o.uniqueKey], ["idempotencyKey", o.idempotencyKey]]) {
-      if (value !== undefined && (value.length === 0 || value.length > 256)) {
-        return yield* new InvalidOptions({ message: `${name} must be 1 to 256 characters` })
-      }
-    }
-    return {
-      id: o.jobId ?? randomUUID(),
-      queue: o.queue ?? definition?.queue ?? settings.defaultQueue,
-      functionName,
-      params,
-      maxRetries,
-      timeoutMs,
-      resultTtlMs,
-      runAt,
-      delayMs: delayMs ?? 0,
-      uniqueKey: o.uniqueKey,
-      idempotencyKey: o.idempotencyKey,
-      traceContext: o.traceContext
-    } satisfies NewJob
-  })
+  }
+  return Either.right({
+    id: o.jobId ?? randomUUID(),
+    queue: o.queue ?? definition?.queue ?? settings.defaultQueue,
+    functionName,
+    params: params.right,
+    maxRetries,
+    timeoutMs: timeoutMs.right,
+    resultTtlMs: resultTtlMs.right ?? settings.defaultResultTtlMs,
+    runAt,
+    delayMs: delayMs.right ?? 0,
+    uniqueKey: o.uniqueKey,
+    idempotencyKey: o.idempotencyKey,
+    traceContext: o.traceContext
+  } satisfies NewJob)
+}
 
 /** How often a waiter re-reads the job in case a completion event was missed (e.g. during a reconnect). */
 const RECHECK_MS = 1_000
@@ -169,16 +176,22 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
 
   const enqueueMany: RrqClientShape["enqueueMany"] = (requests) =>
     Effect.gen(function*() {
-      const jobs = yield* Effect.forEach(requests, (r) => toNewJob(settings, r))
+      const jobs: Array<NewJob> = []
+      for (const r of requests) jobs.push(yield* toNewJob(settings, r))
       const ids = new Set<string>()
       for (const j of jobs) {
         if (ids.has(`${j.queue}\u0000${j.id}`)) return yield* new DuplicateJob({ queue: j.queue, id: j.id })
         ids.add(`${j.queue}\u0000${j.id}`)
       }
       const outcomes = yield* store.enqueue(jobs)
+      const decoders = new Map<JobDefinition.Any, Enqueued["decodeResult"]>()
       return outcomes.map((outcome, i) => {
         const job = requests[i]!.job
-        const decode = typeof job === "string" ? identity : Schema.decodeUnknownEither(job.result)
+        let decode = typeof job === "string" ? identity : decoders.get(job)
+        if (decode === undefined) {
+          decode = Schema.decodeUnknownEither((job as JobDefinition.Any).result)
+          decoders.set(job as JobDefinition.Any, decode)
+        }
         return Enqueued.of({ queue: jobs[i]!.queue, id: outcome.id }, outcome._tag === "Created", decode)
       })
     })
