@@ -198,6 +198,12 @@ export const make = <R = never>(
     const startedAt = yield* Clock.currentTimeMillis
 
     const running = new Map<string, Running>()
+    // Jobs claimed ahead while every slot is busy, started as slots free up: the next claim
+    // then overlaps with work instead of waiting for it. Only for short jobs (by a moving
+    // average of handler time), so a worker never sits on long jobs others could run.
+    const buffered: Array<ClaimedJob> = []
+    let averageRunMs = Number.POSITIVE_INFINITY
+    const prefetch = () => (averageRunMs < 20 ? Math.ceil(concurrency / 2) : 0)
     const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
     let stopping = false
     const slotFreed = new Signal()
@@ -338,20 +344,25 @@ export const make = <R = never>(
             },
             client
           }
+          const startedAt = Date.now()
           const exit = entry.stop === undefined
             ? yield* Effect.exit(restore(handler.run(params.right, ctx)))
             : Exit.interrupt(FiberId.none)
+          const took = Date.now() - startedAt
+          averageRunMs = averageRunMs === Number.POSITIVE_INFINITY ? took : averageRunMs * 0.9 + took * 0.1
           yield* settle(entry, handler, exit as Exit.Exit<unknown, unknown>)
         }).pipe(
           Effect.catchAllCause((cause) => Effect.logError(`Worker ${id}: job ${entry.job.id} could not be settled`, cause)),
-          Effect.ensuring(Effect.sync(() => {
+          Effect.ensuring(Effect.suspend(() => {
             running.delete(entry.key)
             slotFreed.fire()
+            const next = stopping ? undefined : buffered.shift()
+            return next === undefined ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => start(next, now))
           }))
         )
       )
 
-    const start = (job: ClaimedJob, now: number) =>
+    const start = (job: ClaimedJob, now: number): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
         const entry: Running = {
           job,
@@ -362,7 +373,6 @@ export const make = <R = never>(
           stop: undefined
         }
         running.set(entry.key, entry)
-        counts.claimed++
         entry.fiber = yield* Effect.forkDaemon(execute(entry))
         jobStarted.fire()
       })
@@ -378,14 +388,18 @@ export const make = <R = never>(
       })
 
     const claimRound = Effect.gen(function*() {
-      let free = concurrency - running.size
+      let free = concurrency + prefetch() - running.size - buffered.length
       let claimed = 0
       let nextRunAt = Number.POSITIVE_INFINITY
       for (const queue of nextOrder()) {
         if (free <= 0 || stopping) break
         const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
         const now = yield* Clock.currentTimeMillis
-        for (const job of result.jobs) yield* start(job, now)
+        counts.claimed += result.jobs.length
+        for (const job of result.jobs) {
+          if (running.size < concurrency) yield* start(job, now)
+          else buffered.push(job)
+        }
         free -= result.jobs.length
         claimed += result.jobs.length
         if (result.nextRunAt !== undefined) nextRunAt = Math.min(nextRunAt, result.nextRunAt)
@@ -397,8 +411,8 @@ export const make = <R = never>(
     const loop = Effect.gen(function*() {
       while (!stopping) {
         const slot = slotFreed.wait
-        const free = concurrency - running.size
-        if (free < claimThreshold && free < concurrency) {
+        const free = concurrency + prefetch() - running.size - buffered.length
+        if (free < claimThreshold && running.size + buffered.length > 0) {
           yield* slot
           continue
         }
@@ -419,7 +433,7 @@ export const make = <R = never>(
         }
         const now = yield* Clock.currentTimeMillis
         if (nextRunAt <= now) continue
-        if (options.burst && running.size === 0) return
+        if (options.burst && running.size === 0 && buffered.length === 0) return
         // Enqueues, retries and recoveries publish wake-ups, so the poll is only a safety net:
         // while a worker stays idle it doubles, up to 1 s (an idle worker costs ~3 commands/s).
         const pollMs = jittered(
@@ -462,15 +476,22 @@ export const make = <R = never>(
       completionsFlushed.fire()
     }).pipe(Effect.forever)
 
+    const dropBuffered = (queue: string, jobId: string) => {
+      const i = buffered.findIndex((j) => j.queue === queue && j.id === jobId)
+      if (i >= 0) buffered.splice(i, 1)
+    }
+
     const renewLeases = Effect.gen(function*() {
-      const byQueue = groupByQueue([...running.values()].filter((e) => e.stop === undefined).map((e) => ({
-        queue: e.job.queue,
-        entry: e
-      })))
-      for (const [queue, items] of byQueue) {
-        const held = yield* store.extend(queue, items.map((i) => ({ id: i.entry.job.id, token: i.entry.job.leaseToken })), settings.leaseMs)
+      const held = [
+        ...[...running.values()].filter((e) => e.stop === undefined).map((e) => ({ queue: e.job.queue, job: e.job, entry: e })),
+        ...buffered.map((job) => ({ queue: job.queue, job, entry: undefined }))
+      ]
+      for (const [queue, items] of groupByQueue(held)) {
+        const ok = yield* store.extend(queue, items.map((i) => ({ id: i.job.id, token: i.job.leaseToken })), settings.leaseMs)
         items.forEach((item, i) => {
-          if (held[i] === false) stopJob(item.entry, "lost")
+          if (ok[i] !== false) return
+          if (item.entry) stopJob(item.entry, "lost")
+          else dropBuffered(queue, item.job.id)
         })
       }
     }).pipe(
@@ -530,6 +551,7 @@ export const make = <R = never>(
     yield* store.onCancel(queues, (ref: JobRef) => {
       const entry = running.get(`${ref.queue}\u0000${ref.id}`)
       if (entry) stopJob(entry, "cancel")
+      else dropBuffered(ref.queue, ref.id)
     })
     yield* Effect.forkScoped(flushCompletions)
     yield* Effect.forkScoped(renewLeases)
@@ -567,6 +589,13 @@ export const make = <R = never>(
       Effect.gen(function*() {
         stopping = true
         yield* Fiber.interrupt(loopFiber)
+        // jobs claimed ahead never started: straight back to pending
+        for (const [queue, jobs] of groupByQueue(buffered.splice(0))) {
+          yield* store.requeue(queue, jobs.map((j) => ({ id: j.id, token: j.leaseToken }))).pipe(
+            Effect.tap((ok) => Effect.sync(() => (counts.requeued += ok.filter(Boolean).length))),
+            Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: requeue of claimed jobs failed (their leases will expire): ${describeError(e)}`))
+          )
+        }
         if (running.size > 0) {
           yield* Effect.logInfo(
             `Worker ${id}: stopping; waiting up to ${seconds(settings.shutdownGraceMs)} for ${running.size} running job(s)`
