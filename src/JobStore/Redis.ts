@@ -34,6 +34,9 @@ class Channels {
   constructor(private readonly subscribe: (channel: string) => Promise<unknown>) {}
 
   /** Subscribes once per channel; resolves when the subscription is active. */
+  /** Channels whose subscription is active: the hot path skips the promise hop for them. */
+  readonly active = new Set<string>()
+
   ensure(channel: string): Promise<unknown> {
     let p = this.subscribed.get(channel)
     if (!p) {
@@ -331,7 +334,12 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     )
 
     // Subscribing can fail while Redis is away; the caller then falls back to its poll delay.
-    const subscribe = (channel: string) => Effect.promise(() => channels.ensure(channel).catch(() => undefined))
+    const subscribe = (channel: string) =>
+      channels.active.has(channel)
+        ? Effect.void
+        : Effect.promise(() =>
+          channels.ensure(channel).then(() => channels.active.add(channel), () => undefined)
+        )
 
     const workSignal: JobStoreShape["workSignal"] = (qs) =>
       Effect.gen(function*() {
