@@ -26,10 +26,7 @@ for _, id in ipairs(ids) do
         stalls .. ' stalls, maxStalls ' .. maxStalls .. ')', dlqTtl, lockTtl)
       dead[#dead + 1] = id
     else
-      local retries = tonumber(redis.call('HGET', jk, 'currentRetries')) or 0
-      redis.call('HSET', jk, 'status', retries > 0 and 'RETRYING' or 'PENDING', 'nextRunAt', now)
-      redis.call('HDEL', jk, 'leaseToken')
-      redis.call('ZADD', keys.pending, now, id)
+      backToPending(keys, jk, id, now)
       requeued[#requeued + 1] = id
     end
   end

@@ -13,10 +13,7 @@ for i = 0, n - 1 do
   local jk = jobKey(prefix, id)
   if holdsLease(jk, token) then
     redis.call('ZREM', keys.active, id)
-    local retries = tonumber(redis.call('HGET', jk, 'currentRetries')) or 0
-    redis.call('HSET', jk, 'status', retries > 0 and 'RETRYING' or 'PENDING', 'nextRunAt', now)
-    redis.call('HDEL', jk, 'leaseToken')
-    redis.call('ZADD', keys.pending, now, id)
+    backToPending(keys, jk, id, now)
     out[#out + 1] = 1
     any = true
   else

@@ -3,8 +3,8 @@
  * the options accepted when enqueueing.
  */
 import { Buffer } from "node:buffer"
-import { type Duration, Schema } from "effect"
-import { InvalidOptions } from "./Errors.js"
+import { type Duration, Either, ParseResult, Schema } from "effect"
+import { CorruptedJob, InvalidOptions } from "./Errors.js"
 import { isValidQueueName } from "./Keys.js"
 
 export const JobId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256), Schema.brand("rrq/JobId"))
@@ -67,7 +67,40 @@ export class Job extends Schema.Class<Job>("rrq/Job")({
 /** The JSON shape of a job (numbers as numbers, params and result parsed), as printed by `--json`. */
 export const toJson = (job: Job) => ({ ...job })
 
-export const decodeHash = Schema.decodeUnknownEither(Job)
+const decodeJob = Schema.decodeUnknownEither(Job)
+
+const isJsonText = (text: string) => {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const optionalNumbers = ["timeoutMs", "resultTtlMs", "nextRunAt", "startedAt", "completedAt"] as const
+
+/**
+ * Reads a job record (a Redis hash) leniently, so a damaged job can still be
+ * shown and dead-lettered: params or a result that are not JSON come back as
+ * their raw text, an optional number that is not a number is dropped. A record
+ * without its required fields is a `CorruptedJob`, with the fields named.
+ */
+export const decodeRecord = (queue: string, id: string, hash: Readonly<Record<string, string>>): Either.Either<Job, CorruptedJob> => {
+  const fields: Record<string, string> = { ...hash }
+  for (const f of ["params", "result"] as const) {
+    if (fields[f] !== undefined && !isJsonText(fields[f])) fields[f] = JSON.stringify(fields[f])
+  }
+  for (const f of optionalNumbers) {
+    if (fields[f] !== undefined && !Number.isFinite(Number(fields[f]))) delete fields[f]
+  }
+  return Either.mapLeft(decodeJob(fields), (e) =>
+    new CorruptedJob({
+      queue,
+      id,
+      reason: ParseResult.ArrayFormatter.formatErrorSync(e).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")
+    }))
+}
 
 /** Options accepted by every enqueue. */
 export interface EnqueueOptions {

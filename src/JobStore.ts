@@ -149,7 +149,8 @@ export interface JobStoreShape {
   readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | RedisError>
   /**
    * Jobs of a queue in one state: pending (by run-at), active (by lease deadline)
-   * or the DLQ (most recent failure first). Records that expired are skipped.
+   * or the DLQ (most recent failure first). Records that expired or cannot be read
+   * are skipped (`getJob` reports the latter as CorruptedJob).
    */
   readonly listJobs: (
     queue: string,

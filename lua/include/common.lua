@@ -126,6 +126,17 @@ local function dlqCandidates(keys, n, at)
   return ids
 end
 
+-- Returns a running job to pending without counting an attempt. It keeps its place
+-- in the queue (its run-at, never later than now) instead of going behind the backlog.
+local function backToPending(keys, jk, id, now)
+  local f = redis.call('HMGET', jk, 'currentRetries', 'nextRunAt')
+  local runAt = tonumber(f[2]) or now
+  if runAt > now then runAt = now end
+  redis.call('HSET', jk, 'status', (tonumber(f[1]) or 0) > 0 and 'RETRYING' or 'PENDING', 'nextRunAt', runAt)
+  redis.call('HDEL', jk, 'leaseToken')
+  redis.call('ZADD', keys.pending, runAt, id)
+end
+
 -- Reads a job's lease; true when the caller still holds it.
 local function holdsLease(jk, token)
   local f = redis.call('HMGET', jk, 'status', 'leaseToken')

@@ -11,7 +11,7 @@
  */
 import { Clock, Deferred, Effect, Either, Exit, FiberId, Option, Random } from "effect"
 import { CorruptedJob, DuplicateJob, JobNotFound, RedisError } from "../Errors.js"
-import { decodeHash, JobRef, validateNewJob } from "../Job.js"
+import { decodeRecord, JobRef, validateNewJob } from "../Job.js"
 import type { Job, NewJob } from "../Job.js"
 import type {
   CancelOutcome,
@@ -442,11 +442,13 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
   }
 
   /** Back to pending now, without counting an attempt (requeue.lua and recover.lua). */
+  /** `backToPending`: keeps the job's place (its run-at, never later than now). */
   const backToPending = (c: Ctx, id: string): void => {
     const retries = luaToNumber(hget(c, id, "currentRetries")) ?? 0
-    hset(c, id, { status: retries > 0 ? "RETRYING" : "PENDING", nextRunAt: c.now })
+    const runAt = Math.min(c.now, luaToNumber(hget(c, id, "nextRunAt")) ?? c.now)
+    hset(c, id, { status: retries > 0 ? "RETRYING" : "PENDING", nextRunAt: runAt })
     hdel(c, id, "leaseToken")
-    c.q.pending.set(id, c.now)
+    c.q.pending.set(id, runAt)
   }
 
   // --- transitions ---
@@ -587,7 +589,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
           params,
           currentRetries: Number(currentRetries),
           maxRetries: Number(maxRetries),
-          timeoutMs: timeoutMs === undefined ? undefined : Number(timeoutMs),
+          timeoutMs: timeoutMs !== undefined && Number(timeoutMs) > 0 && Number.isFinite(Number(timeoutMs)) ? Number(timeoutMs) : undefined,
           enqueuedAt: Number(enqueuedAt),
           leaseToken,
           traceContext
@@ -739,10 +741,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
 
   /** Same reason text as the Redis store. */
   const decode = (queue: string, id: string, fields: Map<string, string>): Either.Either<Job, CorruptedJob> =>
-    Either.mapLeft(
-      decodeHash(Object.fromEntries(fields)),
-      (e) => new CorruptedJob({ queue, id, reason: e.message.split("\n").slice(0, 3).join(" ") })
-    )
+    decodeRecord(queue, id, Object.fromEntries(fields))
 
   const getJob = Effect.fn("MemoryStore.getJob")(function*(ref: JobRef) {
     const now = yield* Clock.currentTimeMillis
@@ -771,7 +770,10 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     const jobs: Array<Job> = []
     for (const [id] of indexRange(sorted, options.offset, options.offset + options.limit - 1)) {
       const stored = live(q.records, id, now)
-      if (stored?.type === "hash") jobs.push(yield* decode(queue, id, stored.fields))
+      if (stored?.type !== "hash") continue
+      // one unreadable record must not hide the others: getJob reports it
+      const job = decode(queue, id, stored.fields)
+      if (Either.isRight(job)) jobs.push(job.right)
     }
     return jobs
   })

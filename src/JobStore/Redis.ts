@@ -24,6 +24,12 @@ import { RrqSettings } from "../Settings.js"
 
 const CLAIM_FIELDS = 9
 
+/** A stored number that must be positive to mean anything (a damaged one counts as unset). */
+const positive = (raw: unknown) => {
+  const n = Number(raw)
+  return raw !== "" && n > 0 && Number.isFinite(n) ? n : undefined
+}
+
 /** Pub/sub fan-out: a channel's listeners are armed deferreds, completed by the next message. */
 class Channels {
   private readonly armed = new Map<string, Deferred.Deferred<void>>()
@@ -185,7 +191,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
               params: reply[i + 2] as string,
               currentRetries: Number(reply[i + 3]),
               maxRetries: Number(reply[i + 4]),
-              timeoutMs: reply[i + 5] === "" ? undefined : Number(reply[i + 5]),
+              timeoutMs: positive(reply[i + 5]),
               enqueuedAt: Number(reply[i + 6]),
               leaseToken: reply[i + 7] as string,
               traceContext: reply[i + 8] === "" ? undefined : (reply[i + 8] as string)
@@ -257,11 +263,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         }
       )
 
-    const decode = (queue: string, id: string, hash: Record<string, string>) =>
-      Either.mapLeft(
-        Job.decodeHash(hash),
-        (e) => new CorruptedJob({ queue, id, reason: e.message.split("\n").slice(0, 3).join(" ") })
-      )
+    const decode = Job.decodeRecord
 
     const getJob: JobStoreShape["getJob"] = (ref) =>
       use((r) => r.hgetall(keys.job(ref.queue, ref.id))).pipe(
@@ -285,7 +287,10 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
           ))
         const jobs: Array<Job.Job> = []
         for (let i = 0; i < ids.length; i++) {
-          if (Object.keys(hashes[i]!).length > 0) jobs.push(yield* decode(queue, ids[i]!, hashes[i]!))
+          if (Object.keys(hashes[i]!).length === 0) continue
+          // one unreadable record must not hide the others: getJob reports it
+          const job = decode(queue, ids[i]!, hashes[i]!)
+          if (Either.isRight(job)) jobs.push(job.right)
         }
         return jobs
       })
