@@ -2,7 +2,7 @@
  * RrqClient: enqueue jobs (typed through a JobDefinition, or by bare function
  * name), read them, wait for their results across processes, cancel them.
  */
-import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Schema } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Schedule, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import {
   CorruptedJob,
@@ -223,7 +223,18 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
         return Option.none()
       })
     )
-    const poll = Effect.repeat(look, { until: Option.isSome }).pipe(Effect.map((r) => (r as Option.Some<R>).value))
+    // A Redis outage (a restart, a failover) is waited out, with backoff, for up to a minute
+    // in a row: the job is still there when Redis comes back.
+    const patient = look.pipe(
+      Effect.retry({
+        while: (e) => e._tag === "RedisError",
+        schedule: Schedule.exponential("100 millis").pipe(
+          Schedule.union(Schedule.spaced("2 seconds")),
+          Schedule.upTo("1 minute")
+        )
+      })
+    )
+    const poll = Effect.repeat(patient, { until: Option.isSome }).pipe(Effect.map((r) => (r as Option.Some<R>).value))
     return timeoutMs === undefined
       ? poll
       : poll.pipe(

@@ -11,8 +11,8 @@ import { RrqSettings } from "./Settings.js"
 export interface RedisClientShape {
   /** The shared command connection. */
   readonly redis: IORedis
-  /** Runs an ioredis call, mapping its failure to `RedisError`. */
-  readonly use: <A>(f: (redis: IORedis) => Promise<A>) => Effect.Effect<A, RedisError>
+  /** Runs an ioredis call, mapping its failure to `RedisError` (`what` prefixes the message). */
+  readonly use: <A>(f: (redis: IORedis) => Promise<A>, what?: string) => Effect.Effect<A, RedisError>
   /** A dedicated connection (for SUBSCRIBE or blocking commands), closed with the scope. */
   readonly connection: (name: string) => Effect.Effect<IORedis, never, Scope.Scope>
   /** The URL with any password replaced by `***`: safe to log. */
@@ -77,13 +77,15 @@ export const make = (options: Options): Effect.Effect<RedisClientShape, never, S
     const runtime = yield* Effect.runtime<never>()
     const log = Runtime.runFork(runtime)
 
+    // One line per outage for the whole client (all its connections), not one per reconnect.
+    let down = false
+    let lastError = ""
     const open = (name: string) =>
       Effect.acquireRelease(
         Effect.sync(() => {
           const redis = new IORedis(url, { ...baseOptions, ...options.options, connectionName: `rrq:${name}` })
-          // One line per outage, not one per reconnect attempt.
-          let down = false
           redis.on("error", (err: Error) => {
+            lastError = err.message
             if (down) return
             down = true
             log(Effect.logWarning(`Redis at ${displayUrl} unavailable (${err.message}); retrying with backoff`))
@@ -99,9 +101,17 @@ export const make = (options: Options): Effect.Effect<RedisClientShape, never, S
       )
 
     const redis = yield* open("commands")
+    // While the connection is down, say where and why rather than ioredis's retry-limit message.
+    const failure = (what: string) => (cause: unknown) =>
+      redis.status === "ready"
+        ? toRedisError(what)(cause)
+        : new RedisError({
+          message: `Redis at ${displayUrl} unreachable${lastError ? ` (${lastError})` : ""}`,
+          cause: scrub(cause)
+        })
     return {
       redis,
-      use: (f) => Effect.tryPromise({ try: () => f(redis), catch: toRedisError("Redis command failed") }),
+      use: (f, what = "Redis command failed") => Effect.tryPromise({ try: () => f(redis), catch: failure(what) }),
       connection: open,
       displayUrl
     } satisfies RedisClientShape

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { Context, Effect, Layer } from "effect"
 import type { RedisError } from "./Errors.js"
-import { RedisClient, toRedisError } from "./Redis.js"
+import { RedisClient } from "./Redis.js"
 
 export const names = [
   "enqueue",
@@ -57,7 +57,7 @@ export interface ScriptsShape {
 export class Scripts extends Context.Tag("rrq/Scripts")<Scripts, ScriptsShape>() {}
 
 export const make = Effect.gen(function*() {
-  const { redis } = yield* RedisClient
+  const { redis, use } = yield* RedisClient
   const run = async (script: Script, keys: ReadonlyArray<string>, args: ReadonlyArray<string | number>) => {
     try {
       return await redis.evalsha(script.sha, keys.length, ...keys, ...args)
@@ -70,7 +70,7 @@ export const make = Effect.gen(function*() {
   }
   return {
     run: (name, keys, args) =>
-      Effect.tryPromise({ try: () => run(scripts[name], keys, args), catch: toRedisError(`Script ${name} failed`) })
+      use(() => run(scripts[name], keys, args), `Script ${name} failed`)
   } satisfies ScriptsShape
 })
 

@@ -126,6 +126,10 @@ const describeError = (e: unknown): string => {
   return text.length > 4_000 ? `${text.slice(0, 4_000)}…` : text
 }
 
+/** The message of an error, without its stack: for log lines. */
+const messageOf = (e: unknown): string =>
+  typeof e === "object" && e !== null && "message" in e ? String((e as { message: unknown }).message) : String(e)
+
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`
 
 /** The most jobs one claim call takes (the claim script caps it too). */
@@ -234,10 +238,19 @@ export const make = <R = never>(
         if (completions.length === 1) completionAdded.fire()
       })
 
+    // During a Redis outage every background fiber fails on its own schedule: one warning
+    // for the outage (the first failure), one line when the claim loop gets through again.
+    let outage = false
+    const reportFailure = (what: string, e: unknown) =>
+      outage ? Effect.void : Effect.suspend(() => {
+        outage = true
+        return Effect.logWarning(`Worker ${id}: ${what} failed (${messageOf(e)}); retrying with backoff`)
+      })
+
     /** Retries a store call until it goes through: a Redis outage must not lose an outcome. */
     const persist = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
       effect.pipe(
-        Effect.tapError((e) => Effect.logWarning(`${what} failed, retrying: ${describeError(e)}`)),
+        Effect.tapError((e) => reportFailure(what, e)),
         Effect.retry({ schedule: Retry.exponential({ base: 100, max: 5_000, jitter: true }) })
       )
 
@@ -383,7 +396,7 @@ export const make = <R = never>(
     const onRedisError = (what: string, e: unknown) =>
       Effect.gen(function*() {
         redisFailures++
-        if (redisFailures === 1) yield* Effect.logWarning(`Worker ${id}: ${what} failed (${describeError(e)}); backing off`)
+        yield* reportFailure(what, e)
         yield* Effect.sleep(errorBackoff(redisFailures))
       })
 
@@ -422,9 +435,10 @@ export const make = <R = never>(
           yield* onRedisError("claim", round.left)
           continue
         }
-        if (redisFailures > 0) {
+        redisFailures = 0
+        if (outage) {
+          outage = false
           yield* Effect.logInfo(`Worker ${id}: Redis reachable again`)
-          redisFailures = 0
         }
         const { claimed, nextRunAt } = round.right
         if (claimed > 0) {
@@ -495,7 +509,7 @@ export const make = <R = never>(
         })
       }
     }).pipe(
-      Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: lease renewal failed: ${describeError(e)}`)),
+      Effect.catchAll((e) => reportFailure("lease renewal", e)),
       Effect.zipRight(Effect.sleep(Math.max(10, settings.leaseMs / 3))),
       Effect.forever
     )
@@ -523,7 +537,7 @@ export const make = <R = never>(
         }
       }
     }).pipe(
-      Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: recovery sweep failed: ${describeError(e)}`)),
+      Effect.catchAll((e) => reportFailure("recovery sweep", e)),
       Effect.forever
     )
 
@@ -543,7 +557,7 @@ export const make = <R = never>(
     const heartbeat = Effect.gen(function*() {
       yield* store.heartbeat(yield* info(stopping ? "stopping" : "running"), settings.healthIntervalMs + 10_000)
     }).pipe(
-      Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: heartbeat failed: ${describeError(e)}`)),
+      Effect.catchAll((e) => reportFailure("heartbeat", e)),
       Effect.zipRight(Effect.sleep(settings.healthIntervalMs)),
       Effect.forever
     )
@@ -593,7 +607,7 @@ export const make = <R = never>(
         for (const [queue, jobs] of groupByQueue(buffered.splice(0))) {
           yield* store.requeue(queue, jobs.map((j) => ({ id: j.id, token: j.leaseToken }))).pipe(
             Effect.tap((ok) => Effect.sync(() => (counts.requeued += ok.filter(Boolean).length))),
-            Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: requeue of claimed jobs failed (their leases will expire): ${describeError(e)}`))
+            Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: requeue of claimed jobs failed (their leases will expire): ${messageOf(e)}`))
           )
         }
         if (running.size > 0) {

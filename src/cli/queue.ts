@@ -45,7 +45,12 @@ const stats = Command.make(
           if (o.watch) yield* Common.print(`\n${new Date().toISOString()} (every ${o.interval}; Ctrl-C to stop)`)
         })
         if (!o.watch) return yield* once
-        yield* once.pipe(Effect.zipRight(Effect.sleep(interval)), Effect.forever)
+        // a watch survives a Redis restart: it says so and keeps refreshing
+        yield* once.pipe(
+          Effect.catchAll((e) => Common.print(`${new Date().toISOString()} ${e.message}; retrying`)),
+          Effect.zipRight(Effect.sleep(interval)),
+          Effect.forever
+        )
       }))
     })
 ).pipe(Command.withDescription("Per-queue counts: ready, delayed, active, dlq, completed and failed totals"))
