@@ -9,7 +9,7 @@
  */
 import { Schema } from "effect"
 import { Redis as IORedis } from "ioredis"
-import { defineConfig, FailJob, Handler } from "../../../src/index.js"
+import { defineConfig, Handler } from "../../../src/index.js"
 import type { SettingsInput } from "../../../src/Settings.js"
 
 /** The recorder's keys. */
@@ -64,12 +64,6 @@ const probe = async (_: unknown, ctx: Handler.JobContext) => {
   return entry
 }
 
-/** Always fails for good: dead-lettered at once with its reason. */
-const reject = async (params: { readonly reason?: string } | null, ctx: Handler.JobContext) => {
-  await record(ctx.jobId)
-  throw new FailJob({ reason: params?.reason ?? "rejected by the handler" })
-}
-
 /** Returns something JSON cannot carry. */
 const unserialisable = async (_: unknown, ctx: Handler.JobContext) => {
   await record(ctx.jobId)
@@ -78,6 +72,6 @@ const unserialisable = async (_: unknown, ctx: Handler.JobContext) => {
 
 export const chaosConfig = (settings: SettingsInput = {}) =>
   defineConfig({
-    handlers: { work, typed, probe, reject, unserialisable },
+    handlers: { work, typed, probe, unserialisable },
     settings
   })
