@@ -29,7 +29,7 @@ import {
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
-import { FailJob, RetryJob } from "./Errors.js"
+import { FailJob, RedisError, RetryJob } from "./Errors.js"
 import * as Handler from "./Handler.js"
 import { JobRef } from "./Job.js"
 import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
@@ -244,7 +244,9 @@ export const make = <R = never>(
     const reportFailure = (what: string, e: unknown) =>
       outage ? Effect.void : Effect.suspend(() => {
         outage = true
-        return Effect.logWarning(`Worker ${id}: ${what} failed (${messageOf(e)}); retrying with backoff`)
+        const line = `Worker ${id}: ${what} failed (${messageOf(e)}); retrying with backoff`
+        // the RedisClient has already warned about the outage itself
+        return e instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)
       })
 
     /** Retries a store call until it goes through: a Redis outage must not lose an outcome. */
