@@ -255,5 +255,3 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
 })
 
 export const layer: Layer.Layer<RrqClient, never, JobStore | RrqSettings> = Layer.effect(RrqClient, make)
-
-export { JobRef, RedisError }

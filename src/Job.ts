@@ -64,9 +64,6 @@ export class Job extends Schema.Class<Job>("rrq/Job")({
   }
 }
 
-/** The JSON shape of a job (numbers as numbers, params and result parsed), as printed by `--json`. */
-export const toJson = (job: Job) => ({ ...job })
-
 const decodeJob = Schema.decodeUnknownEither(Job)
 
 const isJsonText = (text: string) => {

@@ -49,6 +49,3 @@ export const make = <P = unknown, PI = unknown, R = unknown, RI = unknown>(
   timeout: options.timeout,
   resultTtl: options.resultTtl
 })
-
-export const isJobDefinition = (u: unknown): u is Any =>
-  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "JobDefinition"

@@ -4,7 +4,7 @@
  * travel over pub/sub on one dedicated subscriber connection per store.
  */
 import { Clock, Deferred, Effect, Either, Exit, type Scope } from "effect"
-import { CorruptedJob, DuplicateJob, JobNotFound, type RedisError } from "../Errors.js"
+import { CorruptedJob, DuplicateJob, JobNotFound } from "../Errors.js"
 import * as Job from "../Job.js"
 import { JobRef } from "../Job.js"
 import type {
@@ -432,5 +432,3 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     } satisfies JobStoreShape
   }
 )
-
-export type { RedisError }

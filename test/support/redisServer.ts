@@ -38,6 +38,12 @@ export const startRedis = async (extraArgs: ReadonlyArray<string> = [], port?: n
     ["--port", String(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"] }
   )
+  // a process that exits early (a failed bench, a killed test run) still takes its server down
+  const killOnExit = () => {
+    if (child.exitCode === null) child.kill("SIGKILL")
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.on("exit", killOnExit)
   let output = ""
   child.stdout?.on("data", (d) => (output += d))
   child.stderr?.on("data", (d) => (output += d))
@@ -45,12 +51,16 @@ export const startRedis = async (extraArgs: ReadonlyArray<string> = [], port?: n
   while (!output.includes("Ready to accept connections")) {
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`)
     if (Date.now() > deadline) {
-      child.kill("SIGKILL")
+      killOnExit()
       throw new Error(`redis-server did not start: ${output}`)
     }
     await sleep(20)
   }
+  // keep the pipes drained, but stop buffering the log
+  child.stdout?.removeAllListeners("data").resume()
+  child.stderr?.removeAllListeners("data").resume()
   const stop = async () => {
+    process.removeListener("exit", killOnExit)
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once("exit", r))
       child.kill("SIGTERM")
