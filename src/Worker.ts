@@ -110,7 +110,8 @@ const queueOrder = (queues: ReadonlyArray<QueueWeight>, strict: boolean) => {
 }
 
 /** A duration with ± fraction of jitter. */
-const jittered = (ms: number, fraction: number) => Math.max(0, ms * (1 - fraction + 2 * fraction * Math.random()))
+// whole milliseconds: a fractional sleep would put a TestClock between two integer run-ats
+const jittered = (ms: number, fraction: number) => Math.max(0, Math.round(ms * (1 - fraction + 2 * fraction * Math.random())))
 
 /** Jittered exponential backoff for Redis errors, capped at 5 s. */
 const errorBackoff = (failures: number) => Math.min(5_000, jittered(100 * 2 ** Math.min(failures, 10), 0.5))
@@ -456,7 +457,8 @@ export const make = <R = never>(
           Math.min(settings.pollDelayMs * 2 ** Math.min(idleRounds++, 10), Math.max(settings.pollDelayMs, 1_000)),
           settings.pollJitter
         )
-        const waitMs = Math.max(0, Math.min(pollMs, nextRunAt - now))
+        // at least 1 ms: a job due later than now (even by a fraction) must not spin the loop
+        const waitMs = Math.max(1, Math.ceil(Math.min(pollMs, nextRunAt - now)))
         yield* Effect.raceAll([wake, Effect.sleep(waitMs), slot])
       }
     })

@@ -73,3 +73,24 @@ describe("Retry policies", () => {
       )
     ))
 })
+
+describe("Worker on TestClock", () => {
+  // Regression: the clock once sat at 14999.999999999998 after fractional jittered sleeps, and the
+  // loop slept 1.8e-12 ms towards a job due at 15000 — a sleep that ends at once, forever.
+  it.effect("a job due a fraction of a millisecond after now runs without spinning the loop", () =>
+    Effect.gen(function*() {
+      const runs = yield* Ref.make(0)
+      yield* TestClock.setTime(14_999.999999999998)
+      yield* Worker.make({ handlers: { later: () => Ref.update(runs, (n) => n + 1) } })
+      const c = yield* RrqClient
+      yield* c.enqueue("later", {}, { deferUntil: 15_000 })
+      yield* TestClock.adjust("1 millis")
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Ref.get(runs)).toBe(1)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Client.layer.pipe(Layer.provideMerge(Store.layerMemory), Layer.provideMerge(Settings.layer({ pollDelayMs: 1_000 })))
+      )
+    ), 10_000)
+})
