@@ -2,7 +2,7 @@
  * Handlers: what a worker runs for a function name. A handler may return an
  * Effect, a Promise or a plain value, so `async (params, ctx) => ...` works as is.
  */
-import { Duration, Effect, Schema } from "effect"
+import { Duration, type Effect, Schema } from "effect"
 import type { RrqClientShape } from "./Client.js"
 import type { Layer } from "effect"
 import type * as JobDefinition from "./JobDefinition.js"
@@ -44,24 +44,9 @@ export interface Handler<R = never> {
   readonly timeoutMs: number | undefined
   readonly maxRetries: number | undefined
   readonly retryOnTimeout: boolean
-  readonly run: (params: unknown, ctx: JobContext) => Effect.Effect<unknown, unknown, R>
+  /** The function as written: returns an Effect (needing R), a Promise or a value, or throws. */
+  readonly call: (params: unknown, ctx: JobContext) => HandlerResult<unknown, unknown, R>
 }
-
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
-
-/** Turns whatever the function returned (or threw) into an Effect. */
-const adapt = <R>(f: (params: unknown, ctx: JobContext) => unknown) =>
-(params: unknown, ctx: JobContext): Effect.Effect<unknown, unknown, R> =>
-  Effect.suspend(() => {
-    const out = f(params, ctx)
-    if (Effect.isEffect(out)) return out as Effect.Effect<unknown, unknown, R>
-    if (isPromiseLike(out)) return Effect.tryPromise({ try: () => out, catch: (e) => e })
-    return Effect.succeed(out)
-  }).pipe(
-    // a synchronous throw is the handler's failure, not a worker defect
-    Effect.catchAllDefect((defect) => Effect.fail(defect))
-  )
 
 const build = <R>(
   params: Schema.Schema<any, any>,
@@ -75,7 +60,7 @@ const build = <R>(
   timeoutMs: options.timeout === undefined ? undefined : Duration.toMillis(options.timeout),
   maxRetries: options.maxRetries,
   retryOnTimeout: options.retryOnTimeout ?? false,
-  run: adapt<R>(f)
+  call: f as Handler<R>["call"]
 })
 
 /** A handler for a bare function name, with optional Schemas for params and result. */

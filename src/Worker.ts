@@ -23,6 +23,7 @@ import {
   FiberId,
   Layer,
   Option,
+  Runtime,
   Schema,
   type Scope
 } from "effect"
@@ -142,11 +143,20 @@ interface Running {
   readonly job: ClaimedJob
   readonly key: string
   readonly deadline: number
+  handler: Handler.Handler<any> | undefined
+  /** When the handler was called (Date.now()), for the moving average of handler time. */
+  calledAt: number
   /** Created on the first read of `ctx.signal`: most handlers never look at it. */
   abort: AbortController | undefined
+  /** Only for handlers that returned an Effect. */
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   stop: StopReason | undefined
+  /** The attempt's outcome is decided; later results of the handler are ignored. */
+  settled: boolean
 }
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
 interface PendingCompletion {
   readonly queue: string
@@ -201,6 +211,9 @@ export const make = <R = never>(
     // Claim once about a quarter of the slots are free: batches stay large under load.
     const claimThreshold = Math.max(1, Math.floor(concurrency / 4))
     const startedAt = yield* Clock.currentTimeMillis
+    const clock = yield* Effect.clock
+    // handlers' Effects and outcome recording run as root fibers with the worker's services
+    const runFork = Runtime.runFork(yield* Effect.runtime<R>())
 
     const running = new Map<string, Running>()
     // Jobs claimed ahead while every slot is busy, started as slots free up: the next claim
@@ -228,16 +241,17 @@ export const make = <R = never>(
       if (entry.stop !== undefined) return
       entry.stop = reason
       entry.abort?.abort(reason)
-      entry.fiber?.unsafeInterruptAsFork(entry.fiber.id())
+      if (entry.fiber !== undefined) entry.fiber.unsafeInterruptAsFork(FiberId.none)
+      // a Promise cannot be interrupted: the attempt ends now, its late result is ignored
+      else if (entry.handler !== undefined) settle(entry, Exit.interrupt(FiberId.none))
     }
 
     // --- recording outcomes -------------------------------------------------
 
-    const complete = (job: ClaimedJob, result: string) =>
-      Effect.sync(() => {
-        completions.push({ queue: job.queue, completion: { id: job.id, token: job.leaseToken, result } })
-        if (completions.length === 1) completionAdded.fire()
-      })
+    const complete = (job: ClaimedJob, result: string) => {
+      completions.push({ queue: job.queue, completion: { id: job.id, token: job.leaseToken, result } })
+      if (completions.length === 1) completionAdded.fire()
+    }
 
     // During a Redis outage every background fiber fails on its own schedule: one warning
     // for the outage (the first failure), one line when the claim loop gets through again.
@@ -288,10 +302,17 @@ export const make = <R = never>(
     const timeoutOf = (job: ClaimedJob, handler: Handler.Handler<R> | undefined) =>
       job.timeoutMs ?? handler?.timeoutMs ?? settings.defaultTimeoutMs
 
-    const settle = (entry: Running, handler: Handler.Handler<R>, exit: Exit.Exit<unknown, unknown>) => {
+    /** What a finished attempt leaves to record: nothing (a completion was queued) or a store call. */
+    const outcomeOf = (
+      entry: Running,
+      handler: Handler.Handler<R>,
+      exit: Exit.Exit<unknown, unknown>
+    ): Effect.Effect<unknown, unknown> | undefined => {
       const job = entry.job
       if (Exit.isSuccess(exit)) {
-        const encoded = Schema.encodeUnknownEither(handler.result)(exit.value)
+        const encoded = handler.result === Schema.Unknown
+          ? Either.right(exit.value)
+          : Schema.encodeUnknownEither(handler.result)(exit.value)
         if (Either.isLeft(encoded)) {
           return fail(job, `Result of '${job.functionName}' does not match its Schema: ${encoded.left.message}`)
         }
@@ -301,7 +322,8 @@ export const make = <R = never>(
         } catch (e) {
           return fail(job, `Result of '${job.functionName}' is not JSON-serialisable: ${describeError(e)}`)
         }
-        return complete(job, json)
+        complete(job, json)
+        return undefined
       }
       if (Cause.isInterruptedOnly(exit.cause)) {
         switch (entry.stop) {
@@ -324,74 +346,120 @@ export const make = <R = never>(
       return retry(job, handler, describeError(error))
     }
 
-    const execute = (entry: Running) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const job = entry.job
-          const handler = registry.get(job.functionName)
-          if (handler === undefined) {
-            return yield* fail(job, `No handler registered for function '${job.functionName}'`)
-          }
-          let raw: unknown
-          try {
-            raw = JSON.parse(job.params)
-          } catch (e) {
-            return yield* fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`)
-          }
-          const params = handler.params === Schema.Unknown
-            ? Either.right(raw)
-            : Schema.decodeUnknownEither(handler.params)(raw)
-          if (Either.isLeft(params)) {
-            return yield* fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`)
-          }
-          const ctx: Handler.JobContext = {
-            jobId: job.id,
-            attempt: job.currentRetries + 1,
-            queue: job.queue,
-            workerId: id,
-            enqueuedAt: job.enqueuedAt,
-            deadline: entry.deadline,
-            get signal() {
-              if (entry.abort === undefined) {
-                entry.abort = new AbortController()
-                if (entry.stop !== undefined) entry.abort.abort(entry.stop)
-              }
-              return entry.abort.signal
-            },
-            client
-          }
-          const startedAt = Date.now()
-          const exit = entry.stop === undefined
-            ? yield* Effect.exit(restore(handler.run(params.right, ctx)))
-            : Exit.interrupt(FiberId.none)
-          const took = Date.now() - startedAt
-          averageRunMs = averageRunMs === Number.POSITIVE_INFINITY ? took : averageRunMs * 0.9 + took * 0.1
-          yield* settle(entry, handler, exit as Exit.Exit<unknown, unknown>)
-        }).pipe(
-          Effect.catchAllCause((cause) => Effect.logError(`Worker ${id}: job ${entry.job.id} could not be settled`, cause)),
-          Effect.ensuring(Effect.suspend(() => {
-            running.delete(entry.key)
-            slotFreed.fire()
-            const next = stopping ? undefined : buffered.shift()
-            return next === undefined ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => start(next, now))
-          }))
-        )
-      )
+    /** Frees the job's slot and starts the next job claimed ahead. */
+    const release = (entry: Running) => {
+      running.delete(entry.key)
+      slotFreed.fire()
+      startBuffered()
+    }
 
-    const start = (job: ClaimedJob, now: number): Effect.Effect<void, never, R> =>
-      Effect.gen(function*() {
-        const entry: Running = {
-          job,
-          key: `${job.queue}\u0000${job.id}`,
-          deadline: now + timeoutOf(job, registry.get(job.functionName)),
-          abort: undefined,
-          fiber: undefined,
-          stop: undefined
-        }
-        running.set(entry.key, entry)
-        entry.fiber = yield* Effect.forkDaemon(execute(entry))
-        jobStarted.fire()
-      })
+    /** Records a non-success outcome in its own fiber; the slot stays taken until it is written. */
+    const record = (entry: Running, outcome: Effect.Effect<unknown, unknown>) => {
+      entry.settled = true
+      runFork(
+        outcome.pipe(
+          Effect.catchAllCause((cause) => Effect.logError(`Worker ${id}: job ${entry.job.id} could not be settled`, cause))
+        )
+      ).addObserver(() => release(entry))
+    }
+
+    /** The attempt ended (first call wins: a stop settles a Promise handler at once). */
+    const settle = (entry: Running, exit: Exit.Exit<unknown, unknown>) => {
+      if (entry.settled) return
+      entry.settled = true
+      const took = Date.now() - entry.calledAt
+      averageRunMs = averageRunMs === Number.POSITIVE_INFINITY ? took : averageRunMs * 0.9 + took * 0.1
+      const outcome = outcomeOf(entry, entry.handler!, exit)
+      if (outcome === undefined) release(entry)
+      else record(entry, outcome)
+    }
+
+    // The hot path stays outside the fiber machinery: a handler's value or Promise settles
+    // the job directly. Only an Effect gets a fiber (with the worker's services), which a
+    // timeout, a cancel or shutdown interrupts.
+    const execute = (entry: Running) => {
+      const job = entry.job
+      const handler = registry.get(job.functionName)
+      if (handler === undefined) {
+        return record(entry, fail(job, `No handler registered for function '${job.functionName}'`))
+      }
+      let raw: unknown
+      try {
+        raw = JSON.parse(job.params)
+      } catch (e) {
+        return record(entry, fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`))
+      }
+      const params = handler.params === Schema.Unknown
+        ? Either.right(raw)
+        : Schema.decodeUnknownEither(handler.params)(raw)
+      if (Either.isLeft(params)) {
+        return record(entry, fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`))
+      }
+      const ctx: Handler.JobContext = {
+        jobId: job.id,
+        attempt: job.currentRetries + 1,
+        queue: job.queue,
+        workerId: id,
+        enqueuedAt: job.enqueuedAt,
+        deadline: entry.deadline,
+        get signal() {
+          if (entry.abort === undefined) {
+            entry.abort = new AbortController()
+            if (entry.stop !== undefined) entry.abort.abort(entry.stop)
+          }
+          return entry.abort.signal
+        },
+        client
+      }
+      entry.handler = handler
+      entry.calledAt = Date.now()
+      let out: unknown
+      try {
+        out = handler.call(params.right, ctx)
+      } catch (e) {
+        // a synchronous throw is the handler's failure, not a worker defect
+        return settle(entry, Exit.fail(e))
+      }
+      if (Effect.isEffect(out)) {
+        const fiber = runFork((out as Effect.Effect<unknown, unknown, R>).pipe(Effect.catchAllDefect(Effect.fail)))
+        entry.fiber = fiber
+        fiber.addObserver((exit) => settle(entry, exit))
+      } else if (isPromiseLike(out)) {
+        out.then((value) => settle(entry, Exit.succeed(value)), (e) => settle(entry, Exit.fail(e)))
+      } else {
+        settle(entry, Exit.succeed(out))
+      }
+    }
+
+    const start = (job: ClaimedJob) => {
+      const entry: Running = {
+        job,
+        key: `${job.queue}\u0000${job.id}`,
+        deadline: clock.unsafeCurrentTimeMillis() + timeoutOf(job, registry.get(job.functionName)),
+        handler: undefined,
+        calledAt: 0,
+        abort: undefined,
+        fiber: undefined,
+        stop: undefined,
+        settled: false
+      }
+      running.set(entry.key, entry)
+      jobStarted.fire()
+      execute(entry)
+    }
+
+    // Starts claimed jobs while slots are free. Re-entrant calls (a job that settles at once
+    // frees its slot inside `start`) return at once: the outer loop goes on.
+    let starting = false
+    const startBuffered = () => {
+      if (starting) return
+      starting = true
+      try {
+        while (!stopping && running.size < concurrency && buffered.length > 0) start(buffered.shift()!)
+      } finally {
+        starting = false
+      }
+    }
 
     // --- the claim loop -----------------------------------------------------
 
@@ -410,12 +478,9 @@ export const make = <R = never>(
       for (const queue of nextOrder()) {
         if (free <= 0 || stopping) break
         const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
-        const now = yield* Clock.currentTimeMillis
         counts.claimed += result.jobs.length
-        for (const job of result.jobs) {
-          if (running.size < concurrency) yield* start(job, now)
-          else buffered.push(job)
-        }
+        for (const job of result.jobs) buffered.push(job)
+        startBuffered()
         free -= result.jobs.length
         claimed += result.jobs.length
         if (result.nextRunAt !== undefined) nextRunAt = Math.min(nextRunAt, result.nextRunAt)
