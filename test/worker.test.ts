@@ -3,7 +3,7 @@
  * lease loss, shutdown, wake-up.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, Layer, Option, Ref, Schema, type Scope } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber, Layer, Option, Ref, Schema, type Scope } from "effect"
 import * as Client from "../src/Client.js"
 import { RrqClient } from "../src/Client.js"
 import { FailJob, RetryJob } from "../src/Errors.js"
@@ -207,6 +207,53 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
       expect(yield* job(stuck)).toMatchObject({ status: "PENDING", currentRetries: 0, stalls: 0 })
       expect((yield* Effect.flatMap(JobStore, (s) => s.stats("default"))).active).toBe(0)
     }), { shutdownGraceMs: 300 })
+
+    test("Promise handlers: a timeout ends the attempt at once, aborts the signal and ignores the late result", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const aborted = yield* Deferred.make<unknown>()
+      let lateResults = 0
+      yield* Worker.make({
+        handlers: {
+          late: Handler.make({ timeout: "300 millis" }, (_: unknown, ctx) => {
+            ctx.signal.addEventListener("abort", () => Deferred.unsafeDone(aborted, Exit.succeed(ctx.signal.reason)))
+            return new Promise((resolve) => setTimeout(() => resolve(lateResults++), 700))
+          }),
+          rejects: () => Promise.reject(new FailJob({ reason: "rejected" })),
+          throws: () => {
+            throw new FailJob({ reason: "thrown" })
+          }
+        }
+      })
+      const late = yield* c.enqueue("late", {})
+      const rejects = yield* c.enqueue("rejects", {}, { maxRetries: 5 })
+      const throws = yield* c.enqueue("throws", {}, { maxRetries: 5 })
+      expect(yield* Deferred.await(aborted).pipe(Effect.timeout("5 seconds"))).toBe("timeout")
+      yield* waitDone(late)
+      expect(yield* job(late)).toMatchObject({ status: "FAILED", lastError: "Job timed out after 0.3s." })
+      yield* waitDone(rejects)
+      expect(yield* job(rejects)).toMatchObject({ status: "FAILED", lastError: "rejected", currentRetries: 1 })
+      yield* waitDone(throws)
+      expect(yield* job(throws)).toMatchObject({ status: "FAILED", lastError: "thrown", currentRetries: 1 })
+      yield* Effect.sleep(600) // the late Promise resolves now: nothing changes
+      expect(lateResults).toBe(1)
+      expect(yield* job(late)).toMatchObject({ status: "FAILED", lastError: "Job timed out after 0.3s." })
+    }))
+
+    test("shutdown requeues a Promise handler that outlives the grace", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const started = yield* Deferred.make<void>()
+      const stuck = yield* c.enqueue("stuck", {})
+      yield* Effect.scoped(Worker.make({
+        handlers: {
+          stuck: () => {
+            Deferred.unsafeDone(started, Exit.void)
+            return new Promise(() => {})
+          }
+        }
+      }).pipe(Effect.zipRight(Deferred.await(started))))
+      expect(yield* job(stuck)).toMatchObject({ status: "PENDING", currentRetries: 0 })
+      expect((yield* Effect.flatMap(JobStore, (s) => s.stats("default"))).active).toBe(0)
+    }), { shutdownGraceMs: 200 })
 
     test("interrupting a running worker (a signal) requeues its running jobs after the grace", Effect.gen(function*() {
       const c = yield* RrqClient
