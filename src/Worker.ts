@@ -1,10 +1,11 @@
 /**
  * The worker runtime (DESIGN §5). One worker serves a list of queues with a
  * fixed number of slots. Its fibers:
- * - the claim loop: claims exactly the free slots in one batch per queue, and
- *   sleeps until a wake-up, the next deferred run-at, or the jittered poll delay;
- * - one fiber per job, plus one deadline sweeper that interrupts overdue jobs
- *   (a timer per job costs more than the job);
+ * - the claim loop: claims the free slots in one batch per queue (for short jobs
+ *   the next batch while this one runs), and sleeps until a wake-up, the next
+ *   deferred run-at, or the jittered poll delay;
+ * - jobs run without a fiber of their own unless their handler returns an Effect;
+ *   one deadline sweeper stops overdue jobs (a timer per job costs more than the job);
  * - a completion flusher that records finished jobs in batches;
  * - lease renewal (batched), the expired-lease recovery sweep, the heartbeat,
  *   and the cancel listener.
@@ -216,12 +217,13 @@ export const make = <R = never>(
     const runFork = Runtime.runFork(yield* Effect.runtime<R>())
 
     const running = new Map<string, Running>()
-    // Jobs claimed ahead while every slot is busy, started as slots free up: the next claim
-    // then overlaps with work instead of waiting for it. Only for short jobs (by a moving
-    // average of handler time), so a worker never sits on long jobs others could run.
+    // Claimed jobs waiting for a slot. A worker holds (runs, buffers or asks for) at most its
+    // concurrency in jobs; for short jobs (< 20 ms by a moving average of handler time) four
+    // times that, so the next batches are claimed while this one runs: at most ~60 ms of work
+    // waits per slot, and a worker never sits on long jobs others could run.
     const buffered: Array<ClaimedJob> = []
     let averageRunMs = Number.POSITIVE_INFINITY
-    const prefetch = () => (averageRunMs < 20 ? Math.ceil(concurrency / 2) : 0)
+    const capacity = () => (averageRunMs < 20 ? 4 * concurrency : concurrency)
     const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
     let stopping = false
     const slotFreed = new Signal()
@@ -471,35 +473,55 @@ export const make = <R = never>(
         yield* Effect.sleep(errorBackoff(redisFailures))
       })
 
-    const claimRound = Effect.gen(function*() {
-      let free = concurrency + prefetch() - running.size - buffered.length
-      let claimed = 0
-      let nextRunAt = Number.POSITIVE_INFINITY
-      for (const queue of nextOrder()) {
-        if (free <= 0 || stopping) break
-        const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
-        counts.claimed += result.jobs.length
-        for (const job of result.jobs) buffered.push(job)
-        startBuffered()
-        free -= result.jobs.length
-        claimed += result.jobs.length
-        if (result.nextRunAt !== undefined) nextRunAt = Math.min(nextRunAt, result.nextRunAt)
-      }
-      return { claimed, nextRunAt }
-    })
+    interface Round {
+      readonly claimed: number
+      readonly nextRunAt: number
+    }
+
+    // Uninterruptible: jobs that Redis handed over must reach `buffered`, which shutdown requeues.
+    const claimRound = (want: number): Effect.Effect<Round, RedisError> =>
+      Effect.gen(function*() {
+        let free = want
+        let claimed = 0
+        let nextRunAt = Number.POSITIVE_INFINITY
+        for (const queue of nextOrder()) {
+          if (free <= 0 || stopping) break
+          const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
+          counts.claimed += result.jobs.length
+          for (const job of result.jobs) buffered.push(job)
+          free -= result.jobs.length
+          claimed += result.jobs.length
+          if (result.nextRunAt !== undefined) nextRunAt = Math.min(nextRunAt, result.nextRunAt)
+        }
+        return { claimed, nextRunAt }
+      }).pipe(Effect.uninterruptible)
+
+    // At most one claim in flight, kept here so shutdown can wait for it.
+    let claiming: Fiber.RuntimeFiber<Round, RedisError> | undefined
+    // armed before each claim: a wake-up published while the claim runs is not missed
+    let wake: Effect.Effect<void> = Effect.never
+    const issueClaim = (want: number) =>
+      Effect.gen(function*() {
+        wake = yield* store.workSignal(queues)
+        claiming = yield* Effect.fork(claimRound(want))
+      })
 
     let idleRounds = 0
     const loop = Effect.gen(function*() {
       while (!stopping) {
         const slot = slotFreed.wait
-        const free = concurrency + prefetch() - running.size - buffered.length
-        if (free < claimThreshold && running.size + buffered.length > 0) {
-          yield* slot
-          continue
+        if (claiming === undefined) {
+          const free = capacity() - running.size - buffered.length
+          if (free < claimThreshold && running.size + buffered.length > 0) {
+            yield* slot
+            continue
+          }
+          yield* issueClaim(free)
         }
-        const wake = yield* store.workSignal(queues)
-        const round = yield* Effect.either(claimRound)
+        const round = yield* Effect.either(Fiber.join(claiming!))
+        claiming = undefined
         if (Either.isLeft(round)) {
+          startBuffered()
           yield* onRedisError("claim", round.left)
           continue
         }
@@ -511,6 +533,11 @@ export const make = <R = never>(
         const { claimed, nextRunAt } = round.right
         if (claimed > 0) {
           idleRounds = 0
+          // Short jobs: ask for the next batch before running this one, so Redis claims it
+          // while the worker runs these (instead of each waiting for the other).
+          const free = capacity() - running.size - buffered.length
+          if (capacity() > concurrency && free >= claimThreshold && !stopping) yield* issueClaim(free)
+          startBuffered()
           continue
         }
         const now = yield* Clock.currentTimeMillis
@@ -672,6 +699,8 @@ export const make = <R = never>(
       Effect.gen(function*() {
         stopping = true
         yield* Fiber.interrupt(loopFiber)
+        // a claim in flight is not interrupted: its jobs land in `buffered`, requeued next
+        if (claiming !== undefined) yield* Fiber.await(claiming)
         // jobs claimed ahead never started: straight back to pending
         for (const [queue, jobs] of groupByQueue(buffered.splice(0))) {
           yield* store.requeue(queue, jobs.map((j) => ({ id: j.id, token: j.leaseToken }))).pipe(
