@@ -100,7 +100,8 @@ export const serializeParams = (params: unknown, maxBytes: number): Either.Eithe
       new InvalidParams({ message: `params must be JSON-serialisable: ${e instanceof Error ? e.message : String(e)}` })
     )
   }
-  const bytes = Buffer.byteLength(json!, "utf8")
+  // a UTF-16 code unit takes at most 3 bytes in UTF-8: most params need no count
+  const bytes = json!.length * 3 <= maxBytes ? 0 : Buffer.byteLength(json!, "utf8")
   if (bytes > maxBytes) {
     return Either.left(new InvalidParams({ message: `params are ${bytes} bytes, more than maxPayloadBytes (${maxBytes})` }))
   }
@@ -153,6 +154,7 @@ export const toNewJob = (
   }
   return Either.right({
     id: o.jobId ?? randomUUID(),
+    fresh: o.jobId === undefined,
     queue: o.queue ?? definition?.queue ?? settings.defaultQueue,
     functionName,
     params: params.right,

@@ -140,6 +140,8 @@ export interface NewJob {
   readonly uniqueKey?: string | undefined
   readonly idempotencyKey?: string | undefined
   readonly traceContext?: string | undefined
+  /** The producer generated the id just now (a UUID): it cannot exist, so the store skips the duplicate check. */
+  readonly fresh?: boolean | undefined
 }
 
 /**
@@ -163,7 +165,8 @@ export const validateNewJob = (job: NewJob, maxPayloadBytes: number): InvalidOpt
   }
   if (job.timeoutMs !== undefined && !(job.timeoutMs > 0)) return invalid("timeout must be positive")
   if (!(job.resultTtlMs >= 0)) return invalid("resultTtl must be ≥ 0")
-  const bytes = Buffer.byteLength(job.params, "utf8")
+  // a UTF-16 code unit takes at most 3 bytes in UTF-8: most params need no count
+  const bytes = job.params.length * 3 <= maxPayloadBytes ? 0 : Buffer.byteLength(job.params, "utf8")
   if (bytes > maxPayloadBytes) {
     return invalid(`params are ${bytes} bytes, more than maxPayloadBytes (${maxPayloadBytes})`)
   }

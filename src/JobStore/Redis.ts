@@ -156,15 +156,17 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
               j.delayMs,
               j.uniqueKey ?? "",
               j.idempotencyKey ?? "",
-              j.traceContext ?? ""
+              j.traceContext ?? "",
+              j.fresh === true ? 1 : 0
             )
           }
-          const reply = (yield* run("enqueue", queue, args)) as Array<string>
-          if (reply[0] === "DUP") return yield* new DuplicateJob({ queue, id: reply[1]! })
-          group.forEach((job, i) => {
-            const id = reply[i * 2 + 1]!
-            outcomes.set(job, reply[i * 2] === "E" ? { _tag: "Existing", id } : { _tag: "Created", id })
-          })
+          const reply = (yield* run("enqueue", queue, args)) as Array<string | number>
+          if (reply[0] === "DUP") return yield* new DuplicateJob({ queue, id: reply[1] as string })
+          for (const job of group) outcomes.set(job, { _tag: "Created", id: job.id })
+          // the jobs an idempotency key answered for: (1-based index, the existing job's id)
+          for (let i = 0; i < reply.length; i += 2) {
+            outcomes.set(group[(reply[i] as number) - 1]!, { _tag: "Existing", id: reply[i + 1] as string })
+          }
         }
         return jobs.map((j) => outcomes.get(j)!)
       })
