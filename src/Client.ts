@@ -179,11 +179,18 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
   const enqueueMany: RrqClientShape["enqueueMany"] = (requests) =>
     Effect.gen(function*() {
       const jobs: Array<NewJob> = []
-      for (const r of requests) jobs.push(yield* toNewJob(settings, r))
-      const ids = new Set<string>()
-      for (const j of jobs) {
-        if (ids.has(`${j.queue}\u0000${j.id}`)) return yield* new DuplicateJob({ queue: j.queue, id: j.id })
-        ids.add(`${j.queue}\u0000${j.id}`)
+      // ids given by the caller must differ within the call (generated ones always do)
+      const given = new Set<string>()
+      for (const r of requests) {
+        const job = toNewJob(settings, r)
+        if (Either.isLeft(job)) return yield* job.left
+        const j = job.right
+        if (!j.fresh) {
+          const key = `${j.queue}\u0000${j.id}`
+          if (given.has(key)) return yield* new DuplicateJob({ queue: j.queue, id: j.id })
+          given.add(key)
+        }
+        jobs.push(j)
       }
       const outcomes = yield* store.enqueue(jobs)
       const decoders = new Map<JobDefinition.Any, Enqueued["decodeResult"]>()
