@@ -496,30 +496,28 @@ export const make = <R = never>(
         return { claimed, nextRunAt }
       }).pipe(Effect.uninterruptible)
 
-    // At most one claim in flight, kept here so shutdown can wait for it.
+    // A claim sent ahead (short jobs) while the worker runs the last batch; shutdown waits for it.
     let claiming: Fiber.RuntimeFiber<Round, RedisError> | undefined
     // armed before each claim: a wake-up published while the claim runs is not missed
     let wake: Effect.Effect<void> = Effect.never
-    const issueClaim = (want: number) =>
-      Effect.gen(function*() {
-        wake = yield* store.workSignal(queues)
-        claiming = yield* Effect.fork(claimRound(want))
-      })
 
     let idleRounds = 0
     const loop = Effect.gen(function*() {
       while (!stopping) {
         const slot = slotFreed.wait
-        if (claiming === undefined) {
+        let round: Either.Either<Round, RedisError>
+        if (claiming !== undefined) {
+          round = yield* Effect.either(Fiber.join(claiming))
+          claiming = undefined
+        } else {
           const free = capacity() - running.size - buffered.length
           if (free < claimThreshold && running.size + buffered.length > 0) {
             yield* slot
             continue
           }
-          yield* issueClaim(free)
+          wake = yield* store.workSignal(queues)
+          round = yield* Effect.either(claimRound(free))
         }
-        const round = yield* Effect.either(Fiber.join(claiming!))
-        claiming = undefined
         if (Either.isLeft(round)) {
           startBuffered()
           yield* onRedisError("claim", round.left)
@@ -536,13 +534,17 @@ export const make = <R = never>(
           // Short jobs: ask for the next batch before running this one, so Redis claims it
           // while the worker runs these (instead of each waiting for the other).
           const free = capacity() - running.size - buffered.length
-          if (capacity() > concurrency && free >= claimThreshold && !stopping) yield* issueClaim(free)
+          if (capacity() > concurrency && free >= claimThreshold && !stopping) {
+            wake = yield* store.workSignal(queues)
+            claiming = yield* Effect.fork(claimRound(free))
+          }
           startBuffered()
           continue
         }
         const now = yield* Clock.currentTimeMillis
         if (nextRunAt <= now) continue
-        if (options.burst && running.size === 0 && buffered.length === 0) return
+        const busy = running.size > 0 || buffered.length > 0
+        if (options.burst && !busy) return
         // Enqueues, retries and recoveries publish wake-ups, so the poll is only a safety net:
         // while a worker stays idle it doubles, up to 1 s (an idle worker costs ~3 commands/s).
         const pollMs = jittered(
@@ -551,7 +553,10 @@ export const make = <R = never>(
         )
         // at least 1 ms: a job due later than now (even by a fraction) must not spin the loop
         const waitMs = Math.max(1, Math.ceil(Math.min(pollMs, nextRunAt - now)))
-        yield* Effect.raceAll([wake, Effect.sleep(waitMs), slot])
+        // A freed slot brings no new work, except that a burst worker may then be done.
+        yield* options.burst && busy
+          ? Effect.raceAll([wake, Effect.sleep(waitMs), slot])
+          : Effect.raceFirst(wake, Effect.sleep(waitMs))
       }
     })
 
