@@ -14,7 +14,7 @@ import {
   RedisError,
   WaitTimeout
 } from "./Errors.js"
-import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob } from "./Job.js"
+import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob, oversize } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { type CancelOutcome, JobStore } from "./JobStore.js"
 import { RrqSettings, type Settings } from "./Settings.js"
@@ -100,9 +100,8 @@ export const serializeParams = (params: unknown, maxBytes: number): Either.Eithe
       new InvalidParams({ message: `params must be JSON-serialisable: ${e instanceof Error ? e.message : String(e)}` })
     )
   }
-  // a UTF-16 code unit takes at most 3 bytes in UTF-8: most params need no count
-  const bytes = json!.length * 3 <= maxBytes ? 0 : Buffer.byteLength(json!, "utf8")
-  if (bytes > maxBytes) {
+  const bytes = oversize(json!, maxBytes)
+  if (bytes !== undefined) {
     return Either.left(new InvalidParams({ message: `params are ${bytes} bytes, more than maxPayloadBytes (${maxBytes})` }))
   }
   return Either.right(json!)

@@ -145,6 +145,16 @@ export interface NewJob {
 }
 
 /**
+ * The UTF-8 size of `text` when it is over `max` bytes, else undefined. Counted only
+ * when it could be over (a UTF-16 code unit is at most 3 bytes): most params need no count.
+ */
+export const oversize = (text: string, max: number): number | undefined => {
+  if (text.length * 3 <= max) return undefined
+  const bytes = Buffer.byteLength(text, "utf8")
+  return bytes > max ? bytes : undefined
+}
+
+/**
  * Checks a job before anything is written. Both stores call it, so a bad job
  * is rejected the same way whatever the backend (and whoever the producer).
  */
@@ -165,9 +175,8 @@ export const validateNewJob = (job: NewJob, maxPayloadBytes: number): InvalidOpt
   }
   if (job.timeoutMs !== undefined && !(job.timeoutMs > 0)) return invalid("timeout must be positive")
   if (!(job.resultTtlMs >= 0)) return invalid("resultTtl must be ≥ 0")
-  // a UTF-16 code unit takes at most 3 bytes in UTF-8: most params need no count
-  const bytes = job.params.length * 3 <= maxPayloadBytes ? 0 : Buffer.byteLength(job.params, "utf8")
-  if (bytes > maxPayloadBytes) {
+  const bytes = oversize(job.params, maxPayloadBytes)
+  if (bytes !== undefined) {
     return invalid(`params are ${bytes} bytes, more than maxPayloadBytes (${maxPayloadBytes})`)
   }
   return undefined
