@@ -1,9 +1,11 @@
 -- enqueue: writes new jobs (record + pending entry, or unique-key wait) atomically.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
--- ARGV: 1 prefix (rrq:{q}:), 2 queue, 3 uniqueLockTtlMs, 4 idempotencyTtlMs, 5 job count,
---       then 12 per job: id, functionName, params, maxRetries, timeoutMs|'', resultTtlMs,
---       runAt (absolute ms)|'', delayMs, uniqueKey|'', idempotencyKey|'', traceContext|'',
---       fresh ('1': the producer just generated the id, so it cannot exist; '0': check it)
+-- ARGV: 1 prefix (rrq:{q}:), 2 queue, 3 uniqueLockTtlMs, 4 idempotencyTtlMs, 5 job count, 6 shape count,
+--       then 10 per shape (the fields jobs of one batch usually share, sent once): functionName,
+--       maxRetries, timeoutMs|'', resultTtlMs, runAt (absolute ms)|'', delayMs, uniqueKey|'',
+--       idempotencyKey|'', traceContext|'', fresh ('1': the producer just generated the ids, so they
+--       cannot exist; '0': check them),
+--       then 3 per job: id, params, shape (1-based).
 -- Returns: { 'DUP', id } when an id exists (nothing written), else the jobs whose
 --          idempotency key answered with an existing job, 2 per job: index (1-based), its id.
 -- @include common
@@ -11,17 +13,31 @@
 local keys = queueKeys()
 local prefix, queue = ARGV[1], ARGV[2]
 local lockTtl, idemTtl = tonumber(ARGV[3]), tonumber(ARGV[4])
-local n = tonumber(ARGV[5])
+local n, s = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = nowMs()
-local F = 12
+local S, J = 10, 3
+local jobsAt = 7 + s * S
+
+local shapes = {}
+for k = 1, s do
+  local b = 7 + (k - 1) * S
+  local runAt = tonumber(ARGV[b + 4])
+  shapes[k] = {
+    functionName = ARGV[b], maxRetries = ARGV[b + 1], timeoutMs = ARGV[b + 2], resultTtlMs = ARGV[b + 3],
+    runAt = runAt or (now + tonumber(ARGV[b + 5])),
+    unique = ARGV[b + 6], idem = ARGV[b + 7], trace = ARGV[b + 8], fresh = ARGV[b + 9] == '1'
+  }
+end
 
 -- First pass: reject the whole call if any id exists (unless its idempotency key answers for it).
 for i = 0, n - 1 do
-  local b = 6 + i * F
-  local idem = ARGV[b + 9]
-  local existing = idem ~= '' and redis.call('GET', prefix .. 'idem:' .. idem)
-  if not existing and ARGV[b + 11] ~= '1' and redis.call('EXISTS', jobKey(prefix, ARGV[b])) == 1 then
-    return { 'DUP', ARGV[b] }
+  local b = jobsAt + i * J
+  local shape = shapes[tonumber(ARGV[b + 2])]
+  if not shape.fresh then
+    local existing = shape.idem ~= '' and redis.call('GET', prefix .. 'idem:' .. shape.idem)
+    if not existing and redis.call('EXISTS', jobKey(prefix, ARGV[b])) == 1 then
+      return { 'DUP', ARGV[b] }
+    end
   end
 end
 
@@ -34,21 +50,23 @@ local function flushReady()
   ready = {}
 end
 for i = 0, n - 1 do
-  local b = 6 + i * F
-  local id, idem = ARGV[b], ARGV[b + 9]
+  local b = jobsAt + i * J
+  local id = ARGV[b]
+  local shape = shapes[tonumber(ARGV[b + 2])]
+  local idem = shape.idem
   local existing = idem ~= '' and redis.call('GET', prefix .. 'idem:' .. idem)
   if existing then
     out[#out + 1] = i + 1
     out[#out + 1] = existing
   else
-    local runAt = tonumber(ARGV[b + 6]) or (now + tonumber(ARGV[b + 7]))
+    local runAt = shape.runAt
     local jk = jobKey(prefix, id)
-    redis.call('HSET', jk, 'id', id, 'queue', queue, 'functionName', ARGV[b + 1], 'params', ARGV[b + 2],
-      'status', 'PENDING', 'currentRetries', 0, 'maxRetries', ARGV[b + 3], 'resultTtlMs', ARGV[b + 5],
+    redis.call('HSET', jk, 'id', id, 'queue', queue, 'functionName', shape.functionName, 'params', ARGV[b + 1],
+      'status', 'PENDING', 'currentRetries', 0, 'maxRetries', shape.maxRetries, 'resultTtlMs', shape.resultTtlMs,
       'enqueuedAt', now, 'nextRunAt', runAt, 'stalls', 0)
-    if ARGV[b + 4] ~= '' then redis.call('HSET', jk, 'timeoutMs', ARGV[b + 4]) end
-    if ARGV[b + 10] ~= '' then redis.call('HSET', jk, 'traceContext', ARGV[b + 10]) end
-    local unique = ARGV[b + 8]
+    if shape.timeoutMs ~= '' then redis.call('HSET', jk, 'timeoutMs', shape.timeoutMs) end
+    if shape.trace ~= '' then redis.call('HSET', jk, 'traceContext', shape.trace) end
+    local unique = shape.unique
     local runnable = true
     if unique ~= '' then
       redis.call('HSET', jk, 'uniqueKey', unique)

@@ -114,6 +114,33 @@ export const contractSuite = <E>(
         expect((yield* (yield* JobStore).stats(Q)).ready).toBe(51)
       }))
 
+      test("enqueueMany keeps each job's own function and options in a mixed batch", Effect.gen(function*() {
+        const c = yield* client
+        yield* enqueue("x", {}, { idempotencyKey: "seen" })
+        const refs = yield* c.enqueueMany([
+          { job: "a", params: { n: 0 } },
+          { job: "a", params: { n: 1 } },
+          { job: "b", params: { n: 2 }, options: { maxRetries: 7, timeout: "3 seconds" } },
+          { job: "b", params: { n: 3 }, options: { jobId: "given", deferBy: "1 hour" } },
+          { job: "a", params: { n: 4 }, options: { uniqueKey: "u1" } },
+          { job: "a", params: { n: 5 }, options: { idempotencyKey: "seen" } },
+          { job: "a", params: { n: 6 } }
+        ])
+        expect(refs.map((r) => r.created)).toEqual([true, true, true, true, true, false, true])
+        expect(refs[3]!.id).toBe("given")
+        const jobs = yield* Effect.forEach([0, 1, 2, 3, 4, 6], (i) => job(refs[i]!))
+        expect(jobs.map((j) => [j.functionName, (j.params as { n: number }).n])).toEqual([
+          ["a", 0], ["a", 1], ["b", 2], ["b", 3], ["a", 4], ["a", 6]
+        ])
+        const settings = yield* RrqSettings
+        expect(jobs.map((j) => j.maxRetries)).toEqual([3, 3, 7, 3, 3, 3].map((n) => n === 3 ? settings.defaultMaxRetries : n))
+        expect(jobs.map((j) => j.timeoutMs)).toEqual([undefined, undefined, 3000, undefined, undefined, undefined])
+        expect(jobs[4]!.uniqueKey).toBe("u1")
+        expect(jobs[3]!.nextRunAt).toBeGreaterThan(jobs[3]!.enqueuedAt + 3_000_000)
+        expect(jobs[1]!.nextRunAt).toBeLessThan(jobs[1]!.enqueuedAt + 1_000)
+        expect(yield* (yield* JobStore).stats(Q)).toMatchObject({ ready: 6, delayed: 1 })
+      }))
+
       test("rejects params that are not JSON or too large, writing nothing", Effect.gen(function*() {
         const settings = yield* RrqSettings
         const circular: Record<string, unknown> = {}

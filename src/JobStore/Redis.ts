@@ -20,7 +20,7 @@ import type {
 import * as Keys from "../Keys.js"
 import { RedisClient } from "../Redis.js"
 import { Scripts } from "../Scripts.js"
-import { RrqSettings } from "../Settings.js"
+import { RrqSettings, type Settings } from "../Settings.js"
 
 const CLAIM_FIELDS = 9
 
@@ -102,6 +102,46 @@ class Channels {
   }
 }
 
+/** Whether two jobs of a batch share every field the enqueue script takes once per shape. */
+const sameShape = (a: Job.NewJob, b: Job.NewJob) =>
+  a.functionName === b.functionName && a.maxRetries === b.maxRetries && a.timeoutMs === b.timeoutMs &&
+  a.resultTtlMs === b.resultTtlMs && a.runAt === b.runAt && a.delayMs === b.delayMs &&
+  a.uniqueKey === b.uniqueKey && a.idempotencyKey === b.idempotencyKey && a.traceContext === b.traceContext &&
+  (a.fresh === true) === (b.fresh === true)
+
+/**
+ * The enqueue script's arguments: the fields jobs of a batch usually share
+ * (function, options) go once per run of like jobs (a "shape"), each job sends
+ * only its id, params and shape. 3 values per job instead of 12: a third of
+ * what ioredis encodes and Redis parses for a batch.
+ */
+const enqueueArgs = (settings: Settings, queue: string, group: ReadonlyArray<Job.NewJob>) => {
+  const shapeArgs: Array<string | number> = []
+  const jobArgs: Array<string | number> = []
+  let shapes = 0
+  let previous: Job.NewJob | undefined
+  for (const j of group) {
+    if (previous === undefined || !sameShape(previous, j)) {
+      shapes++
+      shapeArgs.push(
+        j.functionName,
+        j.maxRetries,
+        j.timeoutMs ?? "",
+        j.resultTtlMs,
+        j.runAt ?? "",
+        j.delayMs,
+        j.uniqueKey ?? "",
+        j.idempotencyKey ?? "",
+        j.traceContext ?? "",
+        j.fresh === true ? 1 : 0
+      )
+      previous = j
+    }
+    jobArgs.push(j.id, j.params, shapes)
+  }
+  return [queue, settings.uniqueLockTtlMs, settings.idempotencyTtlMs, group.length, shapes, ...shapeArgs, ...jobArgs]
+}
+
 export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings | Scripts | Scope.Scope> = Effect.gen(
   function*() {
     const settings = yield* RrqSettings
@@ -143,24 +183,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         const outcomes = new Map<Job.NewJob, EnqueueOutcome>()
         for (const [queue, group] of byQueue) {
           yield* register(queue)
-          const args: Array<string | number> = [queue, settings.uniqueLockTtlMs, settings.idempotencyTtlMs, group.length]
-          for (const j of group) {
-            args.push(
-              j.id,
-              j.functionName,
-              j.params,
-              j.maxRetries,
-              j.timeoutMs ?? "",
-              j.resultTtlMs,
-              j.runAt ?? "",
-              j.delayMs,
-              j.uniqueKey ?? "",
-              j.idempotencyKey ?? "",
-              j.traceContext ?? "",
-              j.fresh === true ? 1 : 0
-            )
-          }
-          const reply = (yield* run("enqueue", queue, args)) as Array<string | number>
+          const reply = (yield* run("enqueue", queue, enqueueArgs(settings, queue, group))) as Array<string | number>
           if (reply[0] === "DUP") return yield* new DuplicateJob({ queue, id: reply[1] as string })
           for (const job of group) outcomes.set(job, { _tag: "Created", id: job.id })
           // the jobs an idempotency key answered for: (1-based index, the existing job's id)
