@@ -107,6 +107,11 @@ export const serializeParams = (params: unknown, maxBytes: number): Either.Eithe
   return Either.right(json!)
 }
 
+const invalid = (message: string) => Either.left(new InvalidOptions({ message }))
+
+/** A caller-given key (job id, unique or idempotency key) is 1 to 256 characters. */
+const badKey = (value: string | undefined) => value !== undefined && (value.length === 0 || value.length > 256)
+
 /**
  * Turns one request into a NewJob: params encoded and checked, options validated
  * and resolved. Plain code rather than an Effect: it runs once per enqueued job.
@@ -115,7 +120,6 @@ export const toNewJob = (
   settings: Settings,
   request: EnqueueRequest
 ): Either.Either<NewJob, InvalidParams | InvalidOptions> => {
-  const invalid = (message: string) => Either.left(new InvalidOptions({ message }))
   const definition = typeof request.job === "string" ? undefined : request.job
   const functionName = typeof request.job === "string" ? request.job : request.job.name
   const o = request.options ?? {}
@@ -146,11 +150,9 @@ export const toNewJob = (
   if (Either.isLeft(timeoutMs)) return Either.left(timeoutMs.left)
   const resultTtlMs = durationMs("resultTtl", o.resultTtl ?? definition?.resultTtl, 0)
   if (Either.isLeft(resultTtlMs)) return Either.left(resultTtlMs.left)
-  for (const [name, value] of [["jobId", o.jobId], ["uniqueKey", o.uniqueKey], ["idempotencyKey", o.idempotencyKey]]) {
-    if (value !== undefined && (value.length === 0 || value.length > 256)) {
-      return invalid(`${name} must be 1 to 256 characters`)
-    }
-  }
+  if (badKey(o.jobId)) return invalid("jobId must be 1 to 256 characters")
+  if (badKey(o.uniqueKey)) return invalid("uniqueKey must be 1 to 256 characters")
+  if (badKey(o.idempotencyKey)) return invalid("idempotencyKey must be 1 to 256 characters")
   return Either.right({
     id: o.jobId ?? randomUUID(),
     fresh: o.jobId === undefined,

@@ -154,12 +154,13 @@ export const oversize = (text: string, max: number): number | undefined => {
   return bytes > max ? bytes : undefined
 }
 
+const invalid = (message: string) => new InvalidOptions({ message })
+
 /**
  * Checks a job before anything is written. Both stores call it, so a bad job
  * is rejected the same way whatever the backend (and whoever the producer).
  */
 export const validateNewJob = (job: NewJob, maxPayloadBytes: number): InvalidOptions | undefined => {
-  const invalid = (message: string) => new InvalidOptions({ message })
   if (!isValidQueueName(job.queue)) {
     return invalid(`invalid queue name '${job.queue}' (1 to 200 characters, no braces or whitespace)`)
   }

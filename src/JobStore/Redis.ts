@@ -174,24 +174,25 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
           const invalid = Job.validateNewJob(job, settings.maxPayloadBytes)
           if (invalid) return yield* invalid
         }
-        const byQueue = new Map<string, Array<Job.NewJob>>()
-        for (const job of jobs) {
-          const group = byQueue.get(job.queue)
-          if (group) group.push(job)
-          else byQueue.set(job.queue, [job])
+        // the jobs' positions, by queue (one script call per queue)
+        const byQueue = new Map<string, Array<number>>()
+        for (let i = 0; i < jobs.length; i++) {
+          const group = byQueue.get(jobs[i]!.queue)
+          if (group) group.push(i)
+          else byQueue.set(jobs[i]!.queue, [i])
         }
-        const outcomes = new Map<Job.NewJob, EnqueueOutcome>()
-        for (const [queue, group] of byQueue) {
+        const outcomes: Array<EnqueueOutcome> = jobs.map((j) => ({ _tag: "Created", id: j.id }))
+        for (const [queue, positions] of byQueue) {
           yield* register(queue)
+          const group = byQueue.size === 1 ? jobs : positions.map((i) => jobs[i]!)
           const reply = (yield* run("enqueue", queue, enqueueArgs(settings, queue, group))) as Array<string | number>
           if (reply[0] === "DUP") return yield* new DuplicateJob({ queue, id: reply[1] as string })
-          for (const job of group) outcomes.set(job, { _tag: "Created", id: job.id })
           // the jobs an idempotency key answered for: (1-based index, the existing job's id)
           for (let i = 0; i < reply.length; i += 2) {
-            outcomes.set(group[(reply[i] as number) - 1]!, { _tag: "Existing", id: reply[i + 1] as string })
+            outcomes[positions[(reply[i] as number) - 1]!] = { _tag: "Existing", id: reply[i + 1] as string }
           }
         }
-        return jobs.map((j) => outcomes.get(j)!)
+        return outcomes
       })
 
     const claim: JobStoreShape["claim"] = (queue, { count, leaseMs, workerId }) =>
