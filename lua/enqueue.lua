@@ -5,7 +5,7 @@
 --       maxRetries, timeoutMs|'', resultTtlMs, runAt (absolute ms)|'', delayMs, uniqueKey|'',
 --       idempotencyKey|'', traceContext|'', fresh ('1': the producer just generated the ids, so they
 --       cannot exist; '0': check them),
---       then 3 per job: id, params, shape (1-based).
+--       then per job: id, params, and its shape (1-based) when there is more than one shape.
 -- Returns: { 'DUP', id } when an id exists (nothing written), else the jobs whose
 --          idempotency key answered with an existing job, 2 per job: index (1-based), its id.
 -- @include common
@@ -15,10 +15,13 @@ local prefix, queue = ARGV[1], ARGV[2]
 local lockTtl, idemTtl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local n, s = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = nowMs()
-local S, J = 10, 3
+local S = 10
+local J = s == 1 and 2 or 3
 local jobsAt = 7 + s * S
+local jobPrefix = prefix .. 'job:'
 
 local shapes = {}
+local checkIds = false
 for k = 1, s do
   local b = 7 + (k - 1) * S
   local runAt = tonumber(ARGV[b + 4])
@@ -27,15 +30,19 @@ for k = 1, s do
     runAt = runAt or (now + tonumber(ARGV[b + 5])),
     unique = ARGV[b + 6], idem = ARGV[b + 7], trace = ARGV[b + 8], fresh = ARGV[b + 9] == '1'
   }
+  checkIds = checkIds or not shapes[k].fresh
+end
+local function shapeOf(b)
+  return s == 1 and shapes[1] or shapes[tonumber(ARGV[b + 2])]
 end
 
 -- First pass: reject the whole call if any id exists (unless its idempotency key answers for it).
-for i = 0, n - 1 do
+for i = 0, checkIds and n - 1 or -1 do
   local b = jobsAt + i * J
-  local shape = shapes[tonumber(ARGV[b + 2])]
+  local shape = shapeOf(b)
   if not shape.fresh then
     local existing = shape.idem ~= '' and redis.call('GET', prefix .. 'idem:' .. shape.idem)
-    if not existing and redis.call('EXISTS', jobKey(prefix, ARGV[b])) == 1 then
+    if not existing and redis.call('EXISTS', jobPrefix .. ARGV[b]) == 1 then
       return { 'DUP', ARGV[b] }
     end
   end
@@ -44,15 +51,15 @@ end
 local out = {}
 local earliest = nil
 -- pending entries, written with one ZADD per 1,000 jobs (unpack() takes about 8,000 values)
-local ready = {}
+local ready, r = {}, 0
 local function flushReady()
-  if #ready > 0 then redis.call('ZADD', keys.pending, unpack(ready)) end
-  ready = {}
+  if r > 0 then redis.call('ZADD', keys.pending, unpack(ready, 1, r)) end
+  ready, r = {}, 0
 end
 for i = 0, n - 1 do
   local b = jobsAt + i * J
   local id = ARGV[b]
-  local shape = shapes[tonumber(ARGV[b + 2])]
+  local shape = shapeOf(b)
   local idem = shape.idem
   local existing = idem ~= '' and redis.call('GET', prefix .. 'idem:' .. idem)
   if existing then
@@ -60,7 +67,7 @@ for i = 0, n - 1 do
     out[#out + 1] = existing
   else
     local runAt = shape.runAt
-    local jk = jobKey(prefix, id)
+    local jk = jobPrefix .. id
     redis.call('HSET', jk, 'id', id, 'queue', queue, 'functionName', shape.functionName, 'params', ARGV[b + 1],
       'status', 'PENDING', 'currentRetries', 0, 'maxRetries', shape.maxRetries, 'resultTtlMs', shape.resultTtlMs,
       'enqueuedAt', now, 'nextRunAt', runAt, 'stalls', 0)
@@ -73,9 +80,8 @@ for i = 0, n - 1 do
       runnable = acquireUnique(prefix, unique, id, now, lockTtl)
     end
     if runnable then
-      ready[#ready + 1] = runAt
-      ready[#ready + 1] = id
-      if #ready >= 2000 then flushReady() end
+      ready[r + 1], ready[r + 2], r = runAt, id, r + 2
+      if r >= 2000 then flushReady() end
       if not earliest or runAt < earliest then earliest = runAt end
     end
     if idem ~= '' then

@@ -112,12 +112,12 @@ const sameShape = (a: Job.NewJob, b: Job.NewJob) =>
 /**
  * The enqueue script's arguments: the fields jobs of a batch usually share
  * (function, options) go once per run of like jobs (a "shape"), each job sends
- * only its id, params and shape. 3 values per job instead of 12: a third of
- * what ioredis encodes and Redis parses for a batch.
+ * only its id and params (and its shape when there are several): 2 or 3 values
+ * per job instead of 12, a fraction of what ioredis encodes and Redis parses.
  */
 const enqueueArgs = (settings: Settings, queue: string, group: ReadonlyArray<Job.NewJob>) => {
   const shapeArgs: Array<string | number> = []
-  const jobArgs: Array<string | number> = []
+  const shapeOf: Array<number> = []
   let shapes = 0
   let previous: Job.NewJob | undefined
   for (const j of group) {
@@ -137,9 +137,15 @@ const enqueueArgs = (settings: Settings, queue: string, group: ReadonlyArray<Job
       )
       previous = j
     }
-    jobArgs.push(j.id, j.params, shapes)
+    shapeOf.push(shapes)
   }
-  return [queue, settings.uniqueLockTtlMs, settings.idempotencyTtlMs, group.length, shapes, ...shapeArgs, ...jobArgs]
+  const args = [queue, settings.uniqueLockTtlMs, settings.idempotencyTtlMs, group.length, shapes, ...shapeArgs]
+  // with one shape (the usual batch) the jobs' shape indexes are left out
+  for (let i = 0; i < group.length; i++) {
+    if (shapes === 1) args.push(group[i]!.id, group[i]!.params)
+    else args.push(group[i]!.id, group[i]!.params, shapeOf[i]!)
+  }
+  return args
 }
 
 export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings | Scripts | Scope.Scope> = Effect.gen(
