@@ -27,7 +27,7 @@ if tonumber(first[2]) > now then
 end
 local ids = redis.call('ZRANGEBYSCORE', keys.pending, '-inf', now, 'LIMIT', 0, count)
 if #ids > 0 then redis.call('ZREM', keys.pending, unpack(ids)) end
-local deadline = now + leaseMs
+local nowText, deadline = int(now), int(now + leaseMs)
 local leases = {}
 for i, id in ipairs(ids) do
   local jk = jobKey(prefix, id)
@@ -49,7 +49,7 @@ for i, id in ipairs(ids) do
     dead[#dead + 1] = id
   else
     local token = tokenBase .. '-' .. i
-    redis.call('HSET', jk, 'status', 'ACTIVE', 'workerId', workerId, 'startedAt', now, 'leaseToken', token)
+    redis.call('HSET', jk, 'status', 'ACTIVE', 'workerId', workerId, 'startedAt', nowText, 'leaseToken', token)
     leases[#leases + 1] = deadline
     leases[#leases + 1] = id
     claimed = claimed + 1

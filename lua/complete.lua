@@ -7,13 +7,14 @@
 local keys = queueKeys()
 local prefix, lockTtl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = nowMs()
+local nowText = int(now)
 local out, done = {}, {}
 for i = 0, n - 1 do
   local id, token, result = ARGV[4 + i * 3], ARGV[5 + i * 3], ARGV[6 + i * 3]
   local jk = jobKey(prefix, id)
   local f = redis.call('HMGET', jk, 'status', 'leaseToken', 'uniqueKey', 'resultTtlMs')
   if f[1] == 'ACTIVE' and f[2] == token then
-    redis.call('HSET', jk, 'status', 'COMPLETED', 'result', result, 'completedAt', now)
+    redis.call('HSET', jk, 'status', 'COMPLETED', 'result', result, 'completedAt', nowText)
     redis.call('HDEL', jk, 'leaseToken')
     if f[3] then releaseUnique(prefix, keys.pending, id, now, lockTtl) end
     expireOrPersist(jk, tonumber(f[4]) or 0)

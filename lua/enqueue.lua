@@ -15,6 +15,7 @@ local prefix, queue = ARGV[1], ARGV[2]
 local lockTtl, idemTtl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local n, s = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = nowMs()
+local nowText = int(now)
 local S = 10
 local J = s == 1 and 2 or 3
 local jobsAt = 7 + s * S
@@ -30,6 +31,7 @@ for k = 1, s do
     runAt = runAt or (now + tonumber(ARGV[b + 5])),
     unique = ARGV[b + 6], idem = ARGV[b + 7], trace = ARGV[b + 8], fresh = ARGV[b + 9] == '1'
   }
+  shapes[k].runAtText = int(shapes[k].runAt)
   checkIds = checkIds or not shapes[k].fresh
 end
 local function shapeOf(b)
@@ -69,8 +71,8 @@ for i = 0, n - 1 do
     local runAt = shape.runAt
     local jk = jobPrefix .. id
     redis.call('HSET', jk, 'id', id, 'queue', queue, 'functionName', shape.functionName, 'params', ARGV[b + 1],
-      'status', 'PENDING', 'currentRetries', 0, 'maxRetries', shape.maxRetries, 'resultTtlMs', shape.resultTtlMs,
-      'enqueuedAt', now, 'nextRunAt', runAt, 'stalls', 0)
+      'status', 'PENDING', 'currentRetries', '0', 'maxRetries', shape.maxRetries, 'resultTtlMs', shape.resultTtlMs,
+      'enqueuedAt', nowText, 'nextRunAt', shape.runAtText, 'stalls', '0')
     if shape.timeoutMs ~= '' then redis.call('HSET', jk, 'timeoutMs', shape.timeoutMs) end
     if shape.trace ~= '' then redis.call('HSET', jk, 'traceContext', shape.trace) end
     local unique = shape.unique
@@ -80,7 +82,7 @@ for i = 0, n - 1 do
       runnable = acquireUnique(prefix, unique, id, now, lockTtl)
     end
     if runnable then
-      ready[r + 1], ready[r + 2], r = runAt, id, r + 2
+      ready[r + 1], ready[r + 2], r = shape.runAtText, id, r + 2
       if r >= 2000 then flushReady() end
       if not earliest or runAt < earliest then earliest = runAt end
     end

@@ -156,6 +156,9 @@ export const oversize = (text: string, max: number): number | undefined => {
 
 const invalid = (message: string) => new InvalidOptions({ message })
 
+/** The latest instant a Date can hold; run-at times are stored as whole milliseconds up to it. */
+const MAX_DATE_MS = 8.64e15
+
 /**
  * Checks a job before anything is written. Both stores call it, so a bad job
  * is rejected the same way whatever the backend (and whoever the producer).
@@ -168,10 +171,10 @@ export const validateNewJob = (job: NewJob, maxPayloadBytes: number): InvalidOpt
   if (!Number.isInteger(job.maxRetries) || job.maxRetries < 1) {
     return invalid(`maxRetries must be an integer ≥ 1, got ${job.maxRetries}`)
   }
-  if (!Number.isFinite(job.delayMs) || job.delayMs < 0) {
-    return invalid(`the delay must be a finite, non-negative duration, got ${job.delayMs}ms`)
+  if (!(job.delayMs >= 0 && job.delayMs <= MAX_DATE_MS)) {
+    return invalid(`the delay must be a non-negative duration within the range of a Date, got ${job.delayMs}ms`)
   }
-  if (job.runAt !== undefined && !(Number.isFinite(job.runAt) && job.runAt >= 0)) {
+  if (job.runAt !== undefined && !(job.runAt >= 0 && job.runAt <= MAX_DATE_MS)) {
     return invalid(`the run-at must be a valid instant, got ${job.runAt}`)
   }
   if (job.timeoutMs !== undefined && !(job.timeoutMs > 0)) return invalid("timeout must be positive")

@@ -162,6 +162,7 @@ export const contractSuite = <E>(
           { maxRetries: 1.5 },
           { deferBy: 10, deferUntil: Date.now() + 10 },
           { deferUntil: Number.NaN },
+          { deferUntil: 1e20 },
           { timeout: 0 },
           { queue: "bad{queue}" },
           { queue: "" },

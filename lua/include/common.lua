@@ -6,6 +6,12 @@ local function nowMs()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- An integer as text. Redis formats a number argument of redis.call with "%.17g", which
+-- costs more than the rest of an HSET field; hot scripts pass numbers they reuse as text.
+local function int(n)
+  return string.format('%d', n)
+end
+
 local function jobKey(prefix, id)
   return prefix .. 'job:' .. id
 end
