@@ -75,6 +75,17 @@ export class RrqClient extends Context.Tag("rrq/RrqClient")<RrqClient, RrqClient
 
 const identity = (json: unknown) => Either.right(json)
 
+const decoders = new WeakMap<JobDefinition.Any, Enqueued["decodeResult"]>()
+/** A definition's result decoder, made once per definition. */
+const resultDecoder = (definition: JobDefinition.Any): Enqueued["decodeResult"] => {
+  let decode = decoders.get(definition)
+  if (decode === undefined) {
+    decode = Schema.decodeUnknownEither(definition.result)
+    decoders.set(definition, decode)
+  }
+  return decode
+}
+
 const durationMs = (name: string, input: Duration.DurationInput | undefined, min: number) => {
   if (input === undefined) return Either.right(undefined)
   return Either.flatMap(
@@ -177,33 +188,31 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
   const store = yield* JobStore
   const settings = yield* RrqSettings
 
+  // Plain code around one store call: an enqueue is on the pickup path, where every
+  // Effect step counts (a producer enqueueing now and then runs it cold).
   const enqueueMany: RrqClientShape["enqueueMany"] = (requests) =>
-    Effect.gen(function*() {
+    Effect.suspend((): Effect.Effect<ReadonlyArray<Enqueued>, EnqueueError> => {
       const jobs: Array<NewJob> = []
       // ids given by the caller must differ within the call (generated ones always do)
-      const given = new Set<string>()
+      let given: Set<string> | undefined
       for (const r of requests) {
         const job = toNewJob(settings, r)
-        if (Either.isLeft(job)) return yield* job.left
+        if (Either.isLeft(job)) return Effect.fail(job.left)
         const j = job.right
         if (!j.fresh) {
           const key = `${j.queue}\u0000${j.id}`
-          if (given.has(key)) return yield* new DuplicateJob({ queue: j.queue, id: j.id })
+          given ??= new Set()
+          if (given.has(key)) return Effect.fail(new DuplicateJob({ queue: j.queue, id: j.id }))
           given.add(key)
         }
         jobs.push(j)
       }
-      const outcomes = yield* store.enqueue(jobs)
-      const decoders = new Map<JobDefinition.Any, Enqueued["decodeResult"]>()
-      return outcomes.map((outcome, i) => {
-        const job = requests[i]!.job
-        let decode = typeof job === "string" ? identity : decoders.get(job)
-        if (decode === undefined) {
-          decode = Schema.decodeUnknownEither((job as JobDefinition.Any).result)
-          decoders.set(job as JobDefinition.Any, decode)
-        }
-        return Enqueued.of({ queue: jobs[i]!.queue, id: outcome.id }, outcome._tag === "Created", decode)
-      })
+      return Effect.map(store.enqueue(jobs), (outcomes) =>
+        outcomes.map((outcome, i) => {
+          const job = requests[i]!.job
+          const decode = typeof job === "string" ? identity : resultDecoder(job)
+          return Enqueued.of({ queue: jobs[i]!.queue, id: outcome.id }, outcome._tag === "Created", decode)
+        }))
     })
 
   const enqueue = ((job: JobDefinition.Any | string, params: unknown, options?: EnqueueOptions) =>

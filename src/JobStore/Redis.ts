@@ -174,11 +174,31 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     const run = (name: Parameters<typeof scripts.run>[0], queue: string, args: ReadonlyArray<string | number>) =>
       scripts.run(name, queueKeys(queue), [keys.queue(queue).prefix, ...args])
 
+    /** One queue's jobs in one script call; writes their outcomes at their positions. */
+    const enqueueGroup = (
+      queue: string,
+      group: ReadonlyArray<Job.NewJob>,
+      positions: ReadonlyArray<number>,
+      outcomes: Array<EnqueueOutcome>
+    ) =>
+      Effect.zipRight(
+        register(queue), // Effect.void once known
+        Effect.flatMap(run("enqueue", queue, enqueueArgs(settings, queue, group)), (raw) => {
+          const reply = raw as Array<string | number>
+          if (reply[0] === "DUP") return Effect.fail(new DuplicateJob({ queue, id: reply[1] as string }))
+          // the jobs an idempotency key answered for: (1-based index, the existing job's id)
+          for (let i = 0; i < reply.length; i += 2) {
+            outcomes[positions[(reply[i] as number) - 1]!] = { _tag: "Existing", id: reply[i + 1] as string }
+          }
+          return Effect.void
+        })
+      )
+
     const enqueue: JobStoreShape["enqueue"] = (jobs) =>
-      Effect.gen(function*() {
+      Effect.suspend((): ReturnType<JobStoreShape["enqueue"]> => {
         for (const job of jobs) {
           const invalid = Job.validateNewJob(job, settings.maxPayloadBytes)
-          if (invalid) return yield* invalid
+          if (invalid) return Effect.fail(invalid)
         }
         // the jobs' positions, by queue (one script call per queue)
         const byQueue = new Map<string, Array<number>>()
@@ -188,17 +208,14 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
           else byQueue.set(jobs[i]!.queue, [i])
         }
         const outcomes: Array<EnqueueOutcome> = jobs.map((j) => ({ _tag: "Created", id: j.id }))
-        for (const [queue, positions] of byQueue) {
-          yield* register(queue)
-          const group = byQueue.size === 1 ? jobs : positions.map((i) => jobs[i]!)
-          const reply = (yield* run("enqueue", queue, enqueueArgs(settings, queue, group))) as Array<string | number>
-          if (reply[0] === "DUP") return yield* new DuplicateJob({ queue, id: reply[1] as string })
-          // the jobs an idempotency key answered for: (1-based index, the existing job's id)
-          for (let i = 0; i < reply.length; i += 2) {
-            outcomes[positions[(reply[i] as number) - 1]!] = { _tag: "Existing", id: reply[i + 1] as string }
-          }
-        }
-        return outcomes
+        const sent = byQueue.size === 1
+          ? enqueueGroup(jobs[0]!.queue, jobs, byQueue.get(jobs[0]!.queue)!, outcomes)
+          : Effect.forEach(
+            byQueue,
+            ([queue, positions]) => enqueueGroup(queue, positions.map((i) => jobs[i]!), positions, outcomes),
+            { discard: true }
+          )
+        return Effect.as(sent, outcomes)
       })
 
     const claim: JobStoreShape["claim"] = (queue, { count, leaseMs, workerId }) =>
@@ -379,11 +396,16 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         )
 
     const workSignal: JobStoreShape["workSignal"] = (qs) =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         const wakeChannels = qs.map((q) => keys.queue(q).wake)
-        yield* Effect.forEach(wakeChannels, subscribe, { discard: true })
-        const armed = wakeChannels.map((c) => channels.current(c))
-        return armed.length === 1 ? Deferred.await(armed[0]!) : Effect.raceAll(armed.map(Deferred.await))
+        const arm = () => {
+          const armed = wakeChannels.map((c) => channels.current(c))
+          return armed.length === 1 ? Deferred.await(armed[0]!) : Effect.raceAll(armed.map(Deferred.await))
+        }
+        // subscribed already (every call but the first): no Effect steps on the pickup path
+        return wakeChannels.every((c) => channels.active.has(c))
+          ? Effect.sync(arm)
+          : Effect.zipRight(Effect.forEach(wakeChannels, subscribe, { discard: true }), Effect.sync(arm))
       })
 
     const finishedSignal: JobStoreShape["finishedSignal"] = (ref) =>
