@@ -20,6 +20,7 @@
  *                 reports progress, stops on "stop"
  * One `BENCH_RESULT {json}` line per case on stdout; progress and logs on stderr.
  */
+import { spawn } from "node:child_process"
 import { createInterface } from "node:readline"
 import { startRedis } from "./redisServer.js"
 import {
@@ -248,6 +249,62 @@ const caseProcess = async (ctx: Context, concurrency: number) => {
   }
 }
 
+/**
+ * The producer of the pickup case, in a process of its own as in a real deployment (with
+ * producer and worker in one process, whichever reply Node reads first delays the other).
+ * It enqueues on "add i" and answers "ADDED i t0 t1" (process.hrtime, shared by the processes).
+ */
+const caseProducer = async (ctx: Context) => {
+  const queue = flagString(ctx.flags, "queue", "bench-pickup")
+  const producer = await ctx.adapter.producer(ctx.url, queue)
+  const lines = createInterface({ input: process.stdin })
+  try {
+    process.stdout.write("BENCH_READY\n")
+    for await (const line of lines) {
+      const [command, arg] = line.trim().split(" ")
+      if (command === "stop") break
+      if (command !== "add") continue
+      const t0 = monotonicUs()
+      await producer.add({ i: Number(arg) })
+      process.stdout.write(`BENCH_ADDED ${arg} ${t0} ${monotonicUs()}\n`)
+    }
+    return {}
+  } finally {
+    lines.close()
+    await producer.close()
+  }
+}
+
+/** A producer child process (this file, case `producer`): `add(i)` resolves with [t0, t1] in µs. */
+const producerProcess = async (ctx: Context, queue: string) => {
+  const child = spawn(process.execPath, [
+    ...process.execArgv,
+    process.argv[1]!,
+    ...["--cases", "producer", "--redis", ctx.url, "--queue", queue, "--no-flush"]
+  ], { stdio: ["pipe", "pipe", "inherit"] })
+  const waiting = new Map<string, (times: [number, number]) => void>()
+  let ready: () => void = () => {}
+  const isReady = new Promise<void>((resolve) => (ready = resolve))
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    if (line === "BENCH_READY") ready()
+    const [tag, i, t0, t1] = line.split(" ")
+    if (tag === "BENCH_ADDED") waiting.get(i!)?.([Number(t0), Number(t1)])
+  })
+  await isReady
+  return {
+    add: (i: number) =>
+      new Promise<[number, number]>((resolve) => {
+        waiting.set(String(i), resolve)
+        child.stdin!.write(`add ${i}\n`)
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve())
+        child.stdin!.write("stop\n")
+      })
+  }
+}
+
 const casePickup = async (ctx: Context) => {
   const queue = queueName("pickup")
   const samples = flagNumber(ctx.flags, "samples", 200)
@@ -256,38 +313,52 @@ const casePickup = async (ctx: Context) => {
   const started = new Map<number, number>()
   const worker = await ctx.adapter.worker(ctx.url, queue, {
     concurrency: flagNumber(ctx.flags, "concurrency", 10),
-    onJob: (job) => started.set(job.i, now())
+    onJob: (job) => started.set(job.i, monotonicUs())
   })
-  const producer = await ctx.adapter.producer(ctx.url, queue)
+  const sameProcess = await ctx.adapter.producer(ctx.url, queue)
+  const ownProcess = await producerProcess(ctx, queue)
   try {
     await worker.start()
     await sleep(500) // let the worker reach its idle wait
-    const latencies: Array<number> = []
-    const adds: Array<number> = []
-    for (let i = 0; i < warmup + samples; i++) {
-      const t0 = now()
-      await producer.add({ i })
-      const added = now()
-      await until(() => started.has(i), `pickup of sample ${i}`, 10_000, 1)
-      if (i >= warmup) {
-        latencies.push(started.get(i)! - t0)
-        adds.push(added - t0)
+    let i = 0
+    /** Enqueue → handler start, one job at a time from an idle worker; the add call's own time too. */
+    const measure = async (add: (i: number) => Promise<[number, number]>) => {
+      const latencies: Array<number> = []
+      const adds: Array<number> = []
+      for (let k = 0; k < warmup + samples; k++, i++) {
+        const [t0, t1] = await add(i)
+        await until(() => started.has(i), `pickup of sample ${i}`, 10_000, 1)
+        if (k >= warmup) {
+          latencies.push((started.get(i)! - t0) / 1000)
+          adds.push((t1 - t0) / 1000)
+        }
+        // wait for the completion too, so every sample starts from an idle worker
+        await until(() => worker.completed() >= i + 1, `completion of sample ${i}`, 10_000, 1)
+        await sleep(gapMs)
       }
-      // wait for the completion too, so every sample starts from an idle worker
-      await until(() => worker.completed() >= i + 1, `completion of sample ${i}`, 10_000, 1)
-      await sleep(gapMs)
+      return { latencies, adds }
     }
+    const same = await measure(async (i) => {
+      const t0 = monotonicUs()
+      await sameProcess.add({ i })
+      return [t0, monotonicUs()]
+    })
+    const own = await measure(ownProcess.add)
     return {
-      p50Ms: round(percentile(latencies, 50), 2),
-      p90Ms: round(percentile(latencies, 90), 2),
-      p99Ms: round(percentile(latencies, 99), 2),
-      maxMs: round(Math.max(...latencies), 2),
+      p50Ms: round(percentile(same.latencies, 50), 2),
+      p90Ms: round(percentile(same.latencies, 90), 2),
+      p99Ms: round(percentile(same.latencies, 99), 2),
+      maxMs: round(Math.max(...same.latencies), 2),
       // how long the producer's call took (enqueue → its reply), for reading the pickup figure
-      addP50Ms: round(percentile(adds, 50), 2),
+      addP50Ms: round(percentile(same.adds, 50), 2),
+      // the same with the producer in a process of its own: three processes to wake instead of two
+      ownProcessP50Ms: round(percentile(own.latencies, 50), 2),
+      ownProcessP99Ms: round(percentile(own.latencies, 99), 2),
       samples
     }
   } finally {
-    await producer.close()
+    await ownProcess.close()
+    await sameProcess.close()
     await worker.close()
   }
 }
@@ -421,6 +492,8 @@ const runCase = async (ctx: Context, name: string): Promise<Record<string, unkno
       return caseProcess(ctx, Number(arg ?? flagNumber(ctx.flags, "concurrency", 100)))
     case "pickup":
       return casePickup(ctx)
+    case "producer":
+      return caseProducer(ctx)
     case "idle":
       return caseIdle(ctx)
     case "rss":
@@ -455,7 +528,7 @@ export const main = async (adapter: Adapter) => {
   let failed = false
   try {
     for (const name of cases) {
-      const flush = !(flags["no-flush"] === true || name === "rss" || name === "worker")
+      const flush = !(flags["no-flush"] === true || name === "rss" || name === "worker" || name === "producer")
       if (flush) await admin.flush()
       const t0 = now()
       const result = await runCase(ctx, name)
