@@ -4,7 +4,7 @@
 -- ARGV: 1 prefix, 2 queue, 3 count, 4 leaseMs, 5 workerId, 6 token base, 7 dlqTtlMs, 8 uniqueLockTtlMs
 -- Returns: { nextRunAt|-1, then 9 per job: id, functionName, params, currentRetries,
 --            maxRetries, timeoutMs|'', enqueuedAt, leaseToken, traceContext|'' }
---          nextRunAt is the earliest remaining run-at when fewer jobs than asked were claimed.
+--          nextRunAt is the earliest run-at left in pending (-1: none).
 -- @include common
 
 local keys = queueKeys()
@@ -18,15 +18,20 @@ local now = nowMs()
 local out = { -1 }
 local claimed = 0
 local dead = {}
--- an idle queue (the common poll) costs one ZRANGE
-local first = redis.call('ZRANGE', keys.pending, 0, 0, 'WITHSCORES')
-if not first[2] then return out end
-if tonumber(first[2]) > now then
-  out[1] = tonumber(first[2])
-  return out
+-- One read for both questions: which jobs are due (a prefix, by score) and, from the
+-- entry after them, when the next one is (an idle queue costs this one ZRANGE).
+local head = redis.call('ZRANGE', keys.pending, 0, count, 'WITHSCORES')
+local ids = {}
+for k = 1, #head, 2 do
+  local score = tonumber(head[k + 1])
+  if score > now or #ids == count then
+    out[1] = score
+    break
+  end
+  ids[#ids + 1] = head[k]
 end
-local ids = redis.call('ZRANGEBYSCORE', keys.pending, '-inf', now, 'LIMIT', 0, count)
-if #ids > 0 then redis.call('ZREM', keys.pending, unpack(ids)) end
+if #ids == 0 then return out end
+redis.call('ZREM', keys.pending, unpack(ids))
 local nowText, deadline = int(now), int(now + leaseMs)
 local leases = {}
 for i, id in ipairs(ids) do
@@ -67,9 +72,5 @@ for i, id in ipairs(ids) do
 end
 if #leases > 0 then redis.call('ZADD', keys.active, unpack(leases)) end
 
-if claimed < count then
-  local next = redis.call('ZRANGE', keys.pending, 0, 0, 'WITHSCORES')
-  if next[2] then out[1] = tonumber(next[2]) end
-end
 if #dead > 0 then redis.call('PUBLISH', prefix .. 'done', table.concat(dead, ' ')) end
 return out

@@ -32,7 +32,7 @@ export interface ClaimedJob {
 
 export interface ClaimResult {
   readonly jobs: ReadonlyArray<ClaimedJob>
-  /** When fewer jobs were ready than asked: the run-at of the earliest job still pending. */
+  /** The run-at of the earliest job still pending (undefined: none). */
   readonly nextRunAt: number | undefined
 }
 

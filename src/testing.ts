@@ -200,6 +200,25 @@ export const contractSuite = <E>(
         expect((yield* store.claim(Q, { ...W, count: 5 })).jobs).toHaveLength(2)
       }))
 
+      test("a claim tells when the earliest job left in pending runs", Effect.gen(function*() {
+        const store = yield* JobStore
+        const c = yield* client
+        const later = Date.now() + 60_000
+        yield* c.enqueueMany([
+          { job: "x", params: { n: 1 } },
+          { job: "x", params: { n: 2 } },
+          { job: "x", params: { n: 3 }, options: { deferUntil: later } }
+        ])
+        const one = yield* store.claim(Q, { ...W, count: 1 })
+        expect(one.jobs).toHaveLength(1)
+        expect(one.nextRunAt).toBeLessThanOrEqual(Date.now()) // the other due job
+        const rest = yield* store.claim(Q, { ...W, count: 5 })
+        expect([...one.jobs, ...rest.jobs].map((j) => j.params).sort()).toEqual(['{"n":1}', '{"n":2}'])
+        expect(rest.nextRunAt).toBe(later)
+        const none = yield* store.claim(Q, { ...W, count: 5 })
+        expect(none).toMatchObject({ jobs: [], nextRunAt: later })
+      }))
+
       test("an idempotency key returns the existing job", Effect.gen(function*() {
         const a = yield* enqueue("x", { n: 1 }, { idempotencyKey: "order-7" })
         const b = yield* enqueue("x", { n: 2 }, { idempotencyKey: "order-7" })

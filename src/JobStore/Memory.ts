@@ -596,7 +596,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
         })
       }
       // a Lua number reply is truncated to an integer
-      const first = jobs.length < count ? zfirst(c.q.pending) : undefined
+      const first = zfirst(c.q.pending)
       return { jobs, nextRunAt: first === undefined ? undefined : Math.trunc(first[1]) }
     })
   })
