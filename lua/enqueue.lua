@@ -8,7 +8,6 @@
 --       then per job: id, params, and its shape (1-based) when there is more than one shape.
 -- Returns: { 'DUP', id } when an id exists (nothing written), else the jobs whose
 --          idempotency key answered with an existing job, 2 per job: index (1-based), its id.
--- The caller PUBLISHes the queue's wake-up right behind this script (Scripts.runThenPublish).
 -- @include common
 
 local keys = queueKeys()
@@ -52,6 +51,7 @@ for i = 0, checkIds and n - 1 or -1 do
 end
 
 local out = {}
+local earliest = nil
 -- pending entries, written with one ZADD per 1,000 jobs (unpack() takes about 8,000 values)
 local ready, r = {}, 0
 local function flushReady()
@@ -68,6 +68,7 @@ for i = 0, n - 1 do
     out[#out + 1] = i + 1
     out[#out + 1] = existing
   else
+    local runAt = shape.runAt
     local jk = jobPrefix .. id
     redis.call('HSET', jk, 'id', id, 'queue', queue, 'functionName', shape.functionName, 'params', ARGV[b + 1],
       'status', 'PENDING', 'currentRetries', '0', 'maxRetries', shape.maxRetries, 'resultTtlMs', shape.resultTtlMs,
@@ -83,6 +84,7 @@ for i = 0, n - 1 do
     if runnable then
       ready[r + 1], ready[r + 2], r = shape.runAtText, id, r + 2
       if r >= 2000 then flushReady() end
+      if not earliest or runAt < earliest then earliest = runAt end
     end
     if idem ~= '' then
       redis.call('SET', prefix .. 'idem:' .. idem, id, 'PX', idemTtl)
@@ -91,4 +93,5 @@ for i = 0, n - 1 do
 end
 
 flushReady()
+if earliest then redis.call('PUBLISH', prefix .. 'wake', earliest) end
 return out

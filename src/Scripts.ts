@@ -52,19 +52,6 @@ export interface ScriptsShape {
     keys: ReadonlyArray<string>,
     args: ReadonlyArray<string | number>
   ) => Effect.Effect<unknown, RedisError>
-  /**
-   * Runs a script and PUBLISHes a message right behind it, in one write. Redis writes
-   * first to the client that got output last, so the subscribers (idle workers) get
-   * the message before the caller gets the script's reply; a PUBLISH inside the
-   * script would reach them after it.
-   */
-  readonly runThenPublish: (
-    name: Name,
-    keys: ReadonlyArray<string>,
-    args: ReadonlyArray<string | number>,
-    channel: string,
-    message: string
-  ) => Effect.Effect<unknown, RedisError>
 }
 
 export class Scripts extends Context.Tag("rrq/Scripts")<Scripts, ScriptsShape>() {}
@@ -81,25 +68,9 @@ export const make = Effect.gen(function*() {
       throw e
     }
   }
-  const runThenPublish = async (
-    script: Script,
-    keys: ReadonlyArray<string>,
-    args: ReadonlyArray<string | number>,
-    channel: string,
-    message: string
-  ) => {
-    const results = await redis.pipeline().evalsha(script.sha, keys.length, ...keys, ...args).publish(channel, message).exec()
-    const [error, reply] = results![0]!
-    if (error === null) return reply
-    if (!error.message.startsWith("NOSCRIPT")) throw error
-    const loaded = await redis.eval(script.source, keys.length, ...keys, ...args)
-    await redis.publish(channel, message)
-    return loaded
-  }
   return {
-    run: (name, keys, args) => use(() => run(scripts[name], keys, args), `Script ${name} failed`),
-    runThenPublish: (name, keys, args, channel, message) =>
-      use(() => runThenPublish(scripts[name], keys, args, channel, message), `Script ${name} failed`)
+    run: (name, keys, args) =>
+      use(() => run(scripts[name], keys, args), `Script ${name} failed`)
   } satisfies ScriptsShape
 })
 

@@ -174,21 +174,6 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     const run = (name: Parameters<typeof scripts.run>[0], queue: string, args: ReadonlyArray<string | number>) =>
       scripts.run(name, queueKeys(queue), [keys.queue(queue).prefix, ...args])
 
-    /** The enqueue script, then the queue's wake-up: the earliest run-at, by this clock (a hint). */
-    const enqueueThenWake = (queue: string, group: ReadonlyArray<Job.NewJob>) => {
-      const now = Date.now()
-      let earliest = Number.POSITIVE_INFINITY
-      for (const j of group) earliest = Math.min(earliest, j.runAt ?? now + j.delayMs)
-      const k = keys.queue(queue)
-      return scripts.runThenPublish(
-        "enqueue",
-        queueKeys(queue),
-        [k.prefix, ...enqueueArgs(settings, queue, group)],
-        k.wake,
-        String(earliest)
-      )
-    }
-
     /** One queue's jobs in one script call; writes their outcomes at their positions. */
     const enqueueGroup = (
       queue: string,
@@ -198,7 +183,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     ) =>
       Effect.zipRight(
         register(queue), // Effect.void once known
-        Effect.flatMap(enqueueThenWake(queue, group), (raw) => {
+        Effect.flatMap(run("enqueue", queue, enqueueArgs(settings, queue, group)), (raw) => {
           const reply = raw as Array<string | number>
           if (reply[0] === "DUP") return Effect.fail(new DuplicateJob({ queue, id: reply[1] as string }))
           // the jobs an idempotency key answered for: (1-based index, the existing job's id)
