@@ -12,7 +12,8 @@
  *   enqueue       enqueue --jobs one by one, --inflight (100) at once (after --warmup jobs)
  *   process:C     warm up (--warmup jobs on a scratch queue), fill --jobs (untimed), then time a worker
  *                 with concurrency C from its start until all are completed
- *   pickup        idle worker; --samples enqueues, one at a time, --gap ms apart: enqueue → handler start
+ *   pickup        idle worker; after --pickup-warmup (200) samples, --samples enqueues, one at a time, --gap ms
+ *                 apart: enqueue → handler start, from a producer in the same process, then from one in its own
  *   idle          idle worker: Redis commands per second over --window s, after 2 s of settling
  *   rss           worker (concurrency 100) over --jobs jobs already enqueued (see `fill`): RSS after warm-up and at the end
  *   fill          enqueue --jobs in batches (used before `rss` and by the two-process case)
@@ -308,7 +309,8 @@ const producerProcess = async (ctx: Context, queue: string) => {
 const casePickup = async (ctx: Context) => {
   const queue = queueName("pickup")
   const samples = flagNumber(ctx.flags, "samples", 200)
-  const warmup = flagNumber(ctx.flags, "pickup-warmup", 20)
+  // as for the other cases, enough to measure the path JIT-compiled, as in a long-running worker
+  const warmup = flagNumber(ctx.flags, "pickup-warmup", 200)
   const gapMs = flagNumber(ctx.flags, "gap", 5)
   const started = new Map<number, number>()
   const worker = await ctx.adapter.worker(ctx.url, queue, {
