@@ -16,8 +16,9 @@
  *   --only LIST     any of rrq,bullmq,beeQueue,redisLimit (default all)
  *   --window S      idle measurement window in seconds (default 10)
  *   --samples N     pickup latency samples (default 200)
+ *   --pickup-warmup N  pickup samples not counted, so the path is JIT-compiled (default 200)
  *   --json          print the JSON object as the last line
- *   --quick         small sizes: --jobs 2000 --rss-jobs 10000 --reps 1 --window 3 --samples 50
+ *   --quick         small sizes: --jobs 2000 --rss-jobs 10000 --reps 1 --window 3 --samples 50 --pickup-warmup 20
  *   --out FILE      also write every case's full result (breakdowns, CPU) to FILE as JSON
  *   --redis URL     use this Redis instead of starting one (it is FLUSHALLed between cases!)
  *   --rrq-settings JSON   rrq settings over its defaults, e.g. '{"pollDelayMs":"1s"}' (tuning experiments)
@@ -55,7 +56,7 @@ const FILES: Record<System | "redisLimit", string> = {
 
 const flags = parseFlags(process.argv.slice(2))
 const KNOWN = [
-  "jobs", "c1-jobs", "rss-jobs", "reps", "only", "window", "samples", "json", "quick", "out", "redis",
+  "jobs", "c1-jobs", "rss-jobs", "reps", "only", "window", "samples", "pickup-warmup", "json", "quick", "out", "redis",
   "rrq-settings", "profile", "profile-dir", "top", "help"
 ]
 if (flags["help"] === true) {
@@ -78,6 +79,7 @@ const opt = {
   reps: Math.max(1, flagNumber(flags, "reps", quick ? 1 : 3)),
   window: flagNumber(flags, "window", quick ? 3 : 10),
   samples: flagNumber(flags, "samples", quick ? 50 : 200),
+  pickupWarmup: flagNumber(flags, "pickup-warmup", quick ? 20 : 200),
   json: flags["json"] === true,
   out: typeof flags["out"] === "string" ? flags["out"] : undefined,
   only: flagString(flags, "only", [...SYSTEMS, "redisLimit"].join(",")).split(",").map((s) => s.trim()).filter(Boolean)
@@ -165,7 +167,9 @@ const suite = (system: System, url: string) =>
     "--c1-jobs",
     String(opt.c1Jobs),
     "--samples",
-    String(opt.samples)
+    String(opt.samples),
+    "--pickup-warmup",
+    String(opt.pickupWarmup)
   ])
 
 /** N jobs, two worker processes (concurrency 100 each) started together; time to the last completion. */
@@ -391,6 +395,7 @@ const summarize = (startedAt: Date, seconds: number) => {
     reps: opt.reps,
     idleWindowS: opt.window,
     pickupSamples: opt.samples,
+    pickupWarmup: opt.pickupWarmup,
     /** 1-minute load average at the start and the end: above ~2 on 2 cores, other work shared the machine. */
     loadAvg: [round(startLoad, 2), round(loadavg()[0]!, 2)]
   }
