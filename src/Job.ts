@@ -105,9 +105,9 @@ export interface EnqueueOptions {
   readonly queue?: string
   /** A caller-chosen id; enqueueing an existing id fails with `DuplicateJob`. */
   readonly jobId?: string
-  /** Run no earlier than this long from now. */
+  /** Run no earlier than this long from now (at most a Date's range, 8.64e15 ms). */
   readonly deferBy?: Duration.DurationInput
-  /** Run no earlier than this instant. */
+  /** Run no earlier than this instant (a Date, or epoch ms within a Date's range). */
   readonly deferUntil?: Date | number
   /** Total attempts allowed (≥ 1). */
   readonly maxRetries?: number
