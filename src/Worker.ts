@@ -478,8 +478,18 @@ export const make = <R = never>(
       readonly nextRunAt: number
     }
 
-    // Uninterruptible: jobs that Redis handed over must reach `buffered`, which shutdown requeues.
+    // The wake-up armed by the last claim.
+    let wake: Effect.Effect<void> = Effect.never
+
+    // Arms the wake-up first, so one published while the claim runs is not missed; the
+    // claim itself is uninterruptible: jobs Redis handed over must reach `buffered`, which
+    // shutdown requeues.
     const claimRound = (want: number): Effect.Effect<Round, RedisError> =>
+      Effect.flatMap(store.workSignal(queues), (signal) => {
+        wake = signal
+        return claimBatch(want)
+      })
+    const claimBatch = (want: number): Effect.Effect<Round, RedisError> =>
       Effect.gen(function*() {
         let free = want
         let claimed = 0
@@ -498,17 +508,9 @@ export const make = <R = never>(
 
     // A claim sent ahead (short jobs) while the worker runs the last batch; shutdown waits for it.
     let claiming: Fiber.RuntimeFiber<Round, RedisError> | undefined
-    // armed before each claim: a wake-up published while the claim runs is not missed
-    let wake: Effect.Effect<void> = Effect.never
 
     // The claim an idle worker sends the moment it wakes; it starts what it gets itself.
-    const claimNow = (free: number) =>
-      Effect.gen(function*() {
-        wake = yield* store.workSignal(queues)
-        const round = yield* claimRound(free)
-        startBuffered()
-        return round
-      })
+    const claimNow = (free: number) => Effect.tap(claimRound(free), () => Effect.sync(startBuffered))
 
     /** Free slots when the worker may claim now, else 0 (stopping, or too few slots to bother). */
     const claimable = () => {
@@ -566,12 +568,11 @@ export const make = <R = never>(
           round = yield* Effect.either(Fiber.join(claiming))
           claiming = undefined
         } else {
-          const free = capacity() - running.size - buffered.length
-          if (free < claimThreshold && running.size + buffered.length > 0) {
+          const free = claimable()
+          if (free === 0) {
             yield* slot
             continue
           }
-          wake = yield* store.workSignal(queues)
           round = yield* Effect.either(claimRound(free))
         }
         if (Either.isLeft(round)) {
@@ -589,11 +590,8 @@ export const make = <R = never>(
           idleRounds = 0
           // Short jobs: ask for the next batch before running this one, so Redis claims it
           // while the worker runs these (instead of each waiting for the other).
-          const free = capacity() - running.size - buffered.length
-          if (capacity() > concurrency && free >= claimThreshold && !stopping) {
-            wake = yield* store.workSignal(queues)
-            claiming = yield* Effect.fork(claimRound(free))
-          }
+          const free = claimable()
+          if (capacity() > concurrency && free > 0) claiming = yield* Effect.fork(claimRound(free))
           startBuffered()
           continue
         }
