@@ -25,14 +25,14 @@ local shapes = {}
 local checkIds = false
 for k = 1, s do
   local b = 7 + (k - 1) * S
-  local runAt = tonumber(ARGV[b + 4])
+  local runAt = tonumber(ARGV[b + 4]) or (now + tonumber(ARGV[b + 5]))
+  local fresh = ARGV[b + 9] == '1'
   shapes[k] = {
     functionName = ARGV[b], maxRetries = ARGV[b + 1], timeoutMs = ARGV[b + 2], resultTtlMs = ARGV[b + 3],
-    runAt = runAt or (now + tonumber(ARGV[b + 5])),
-    unique = ARGV[b + 6], idem = ARGV[b + 7], trace = ARGV[b + 8], fresh = ARGV[b + 9] == '1'
+    runAt = runAt, runAtText = int(runAt),
+    unique = ARGV[b + 6], idem = ARGV[b + 7], trace = ARGV[b + 8], fresh = fresh
   }
-  shapes[k].runAtText = int(shapes[k].runAt)
-  checkIds = checkIds or not shapes[k].fresh
+  checkIds = checkIds or not fresh
 end
 local function shapeOf(b)
   return s == 1 and shapes[1] or shapes[tonumber(ARGV[b + 2])]
@@ -68,7 +68,6 @@ for i = 0, n - 1 do
     out[#out + 1] = i + 1
     out[#out + 1] = existing
   else
-    local runAt = shape.runAt
     local jk = jobPrefix .. id
     redis.call('HSET', jk, 'id', id, 'queue', queue, 'functionName', shape.functionName, 'params', ARGV[b + 1],
       'status', 'PENDING', 'currentRetries', '0', 'maxRetries', shape.maxRetries, 'resultTtlMs', shape.resultTtlMs,
@@ -84,7 +83,7 @@ for i = 0, n - 1 do
     if runnable then
       ready[r + 1], ready[r + 2], r = shape.runAtText, id, r + 2
       if r >= 2000 then flushReady() end
-      if not earliest or runAt < earliest then earliest = runAt end
+      if not earliest or shape.runAt < earliest then earliest = shape.runAt end
     end
     if idem ~= '' then
       redis.call('SET', prefix .. 'idem:' .. idem, id, 'PX', idemTtl)

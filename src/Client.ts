@@ -152,6 +152,8 @@ export const toNewJob = (
   if (o.deferUntil !== undefined) {
     runAt = o.deferUntil instanceof Date ? o.deferUntil.getTime() : o.deferUntil
     if (!Number.isFinite(runAt)) return invalid("deferUntil is not a valid date")
+    // whole milliseconds, as stored; rounded up: "no earlier than"
+    runAt = Math.ceil(runAt)
   }
   const maxRetries = o.maxRetries ?? definition?.maxRetries ?? settings.defaultMaxRetries
   if (!Number.isInteger(maxRetries) || maxRetries < 1) {

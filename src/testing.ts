@@ -200,6 +200,12 @@ export const contractSuite = <E>(
         expect((yield* store.claim(Q, { ...W, count: 5 })).jobs).toHaveLength(2)
       }))
 
+      test("a fractional deferUntil is stored as the next whole millisecond", Effect.gen(function*() {
+        const at = Date.now() + 60_000.4
+        const j = yield* job(yield* enqueue("x", {}, { deferUntil: at }))
+        expect(j.nextRunAt).toBe(Math.ceil(at))
+      }))
+
       test("a claim tells when the earliest job left in pending runs", Effect.gen(function*() {
         const store = yield* JobStore
         const c = yield* client

@@ -208,13 +208,12 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
           else byQueue.set(jobs[i]!.queue, [i])
         }
         const outcomes: Array<EnqueueOutcome> = jobs.map((j) => ({ _tag: "Created", id: j.id }))
-        const sent = byQueue.size === 1
-          ? enqueueGroup(jobs[0]!.queue, jobs, byQueue.get(jobs[0]!.queue)!, outcomes)
-          : Effect.forEach(
-            byQueue,
-            ([queue, positions]) => enqueueGroup(queue, positions.map((i) => jobs[i]!), positions, outcomes),
-            { discard: true }
-          )
+        const sent = Effect.forEach(
+          byQueue,
+          ([queue, positions]) =>
+            enqueueGroup(queue, byQueue.size === 1 ? jobs : positions.map((i) => jobs[i]!), positions, outcomes),
+          { discard: true }
+        )
         return Effect.as(sent, outcomes)
       })
 
