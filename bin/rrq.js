@@ -1,5 +1,3 @@
 #!/usr/bin/env node
-// The rrq binary: registers tsx (for rrq's own TypeScript sources and .ts settings files), then runs the CLI.
-import "tsx/esm"
-
-await import("../src/cli/bin.ts")
+// The rrq binary: the compiled CLI (`npm run build` makes dist/).
+import "../dist/cli/bin.js"

@@ -8,7 +8,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Context, Effect, Layer, Schema } from "effect"
-import { Client, Handler, JobDefinition, JobStore, Redis, RrqClient, Settings, WorkerLayer } from "../src/index.js"
+import { Client, Handler, JobDefinition, JobStore, Redis, RrqClient, Settings, WorkerLayer } from "effect-rrq"
 
 // An application service the handlers depend on.
 class Mailer extends Context.Tag("app/Mailer")<Mailer, { readonly send: (to: string) => Effect.Effect<string> }>() {

@@ -2,7 +2,7 @@
  * rrq from plain async code, no Effect in sight: `npx tsx examples/promise-app.ts`.
  * Uses Redis when RRQ_REDIS_URL is set, the in-memory store otherwise.
  */
-import { PromiseApi } from "../src/index.js"
+import { PromiseApi } from "effect-rrq"
 
 const redisUrl = process.env.RRQ_REDIS_URL
 const rrq = PromiseApi.connect(redisUrl ? { redisUrl, keyPrefix: "rrq-example" } : { store: "memory" })

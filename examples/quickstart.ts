@@ -9,7 +9,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer, Logger, LogLevel, Schema } from "effect"
-import { Client, FailJob, Handler, JobDefinition, JobStore, Redis, RrqClient, Settings, Worker } from "../src/index.js"
+import { Client, FailJob, Handler, JobDefinition, JobStore, Redis, RrqClient, Settings, Worker } from "effect-rrq"
 
 // --- job definitions: shared by producers and workers ------------------------
 

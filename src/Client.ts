@@ -3,7 +3,6 @@
  * name), read them, wait for their results across processes, cancel them.
  */
 import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Schedule, Schema } from "effect"
-import { randomUUID } from "node:crypto"
 import {
   CorruptedJob,
   DuplicateJob,
@@ -11,14 +10,14 @@ import {
   InvalidParams,
   JobFailed,
   JobNotFound,
-  RedisError,
+  JobStoreError,
   WaitTimeout
 } from "./Errors.js"
-import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob, oversize } from "./Job.js"
+import { toNewJob } from "./internal/newJob.js"
+import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { type CancelOutcome, JobStore } from "./JobStore.js"
-import { RrqSettings, type Settings } from "./Settings.js"
-import { parseDuration } from "./Settings.js"
+import { RrqSettings } from "./Settings.js"
 
 /** A job that was enqueued: where it lives, and whether this call created it. */
 export class Enqueued<R = unknown> extends JobRef {
@@ -32,7 +31,7 @@ export class Enqueued<R = unknown> extends JobRef {
   }
 }
 
-export type EnqueueError = InvalidParams | InvalidOptions | DuplicateJob | RedisError
+export type EnqueueError = InvalidParams | InvalidOptions | DuplicateJob | JobStoreError
 
 export interface EnqueueRequest {
   readonly job: JobDefinition.Any | string
@@ -45,7 +44,7 @@ export interface WaitOptions {
   readonly timeout?: Duration.DurationInput
 }
 
-export type WaitError = WaitTimeout | JobFailed | JobNotFound | CorruptedJob | RedisError | InvalidParams
+export type WaitError = WaitTimeout | JobFailed | JobNotFound | CorruptedJob | JobStoreError | InvalidParams
 
 export interface RrqClientShape {
   readonly enqueue: {
@@ -58,7 +57,7 @@ export interface RrqClientShape {
   }
   /** Enqueues many jobs in one round trip per queue; all or nothing per queue. */
   readonly enqueueMany: (requests: ReadonlyArray<EnqueueRequest>) => Effect.Effect<ReadonlyArray<Enqueued>, EnqueueError>
-  readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | RedisError>
+  readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | JobStoreError>
   /**
    * Waits until the job is terminal and returns its result, decoded by the
    * definition's Schema when the ref came from a typed enqueue. Event-driven
@@ -68,7 +67,7 @@ export interface RrqClientShape {
     ref: Enqueued<R> | JobRef,
     options?: WaitOptions
   ) => Effect.Effect<R, WaitError>
-  readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | RedisError>
+  readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | JobStoreError>
 }
 
 export class RrqClient extends Context.Tag("rrq/RrqClient")<RrqClient, RrqClientShape>() {}
@@ -84,103 +83,6 @@ const resultDecoder = (definition: JobDefinition.Any): Enqueued["decodeResult"] 
     decoders.set(definition, decode)
   }
   return decode
-}
-
-const durationMs = (name: string, input: Duration.DurationInput | undefined, min: number) => {
-  if (input === undefined) return Either.right(undefined)
-  return Either.flatMap(
-    Either.mapLeft(parseDuration(input), (m) => new InvalidOptions({ message: `${name}: ${m}` })),
-    (ms) =>
-      Number.isFinite(ms) && ms >= min
-        ? Either.right(Math.round(ms))
-        : Either.left(new InvalidOptions({ message: `${name} must be ${min > 0 ? "positive" : "≥ 0"}, got ${ms}ms` }))
-  )
-}
-
-/** Serialises params to JSON text, refusing what JSON cannot carry and what is too big. */
-export const serializeParams = (params: unknown, maxBytes: number): Either.Either<string, InvalidParams> => {
-  const kind = typeof params
-  if (kind === "function" || kind === "symbol" || kind === "bigint") {
-    return Either.left(new InvalidParams({ message: `params must be JSON-serialisable, got a ${kind}` }))
-  }
-  let json: string | undefined
-  try {
-    json = JSON.stringify(params === undefined ? null : params)
-  } catch (e) {
-    return Either.left(
-      new InvalidParams({ message: `params must be JSON-serialisable: ${e instanceof Error ? e.message : String(e)}` })
-    )
-  }
-  const bytes = oversize(json!, maxBytes)
-  if (bytes !== undefined) {
-    return Either.left(new InvalidParams({ message: `params are ${bytes} bytes, more than maxPayloadBytes (${maxBytes})` }))
-  }
-  return Either.right(json!)
-}
-
-const invalid = (message: string) => Either.left(new InvalidOptions({ message }))
-
-/** A caller-given key (job id, unique or idempotency key) is 1 to 256 characters. */
-const badKey = (value: string | undefined) => value !== undefined && (value.length === 0 || value.length > 256)
-
-/**
- * Turns one request into a NewJob: params encoded and checked, options validated
- * and resolved. Plain code rather than an Effect: it runs once per enqueued job.
- */
-export const toNewJob = (
-  settings: Settings,
-  request: EnqueueRequest
-): Either.Either<NewJob, InvalidParams | InvalidOptions> => {
-  const definition = typeof request.job === "string" ? undefined : request.job
-  const functionName = typeof request.job === "string" ? request.job : request.job.name
-  const o = request.options ?? {}
-  if (functionName.length === 0) return invalid("function name must not be empty")
-  if (o.deferBy !== undefined && o.deferUntil !== undefined) return invalid("deferBy and deferUntil are mutually exclusive")
-  let encoded = request.params
-  if (definition && definition.params !== Schema.Unknown) {
-    const e = Schema.encodeUnknownEither(definition.params)(request.params)
-    if (Either.isLeft(e)) {
-      return Either.left(new InvalidParams({ message: `params of '${functionName}' are invalid: ${e.left.message}` }))
-    }
-    encoded = e.right
-  }
-  const params = serializeParams(encoded, settings.maxPayloadBytes)
-  if (Either.isLeft(params)) return Either.left(params.left)
-  const delayMs = durationMs("deferBy", o.deferBy, 0)
-  if (Either.isLeft(delayMs)) return Either.left(delayMs.left)
-  let runAt: number | undefined
-  if (o.deferUntil !== undefined) {
-    runAt = o.deferUntil instanceof Date ? o.deferUntil.getTime() : o.deferUntil
-    if (!Number.isFinite(runAt)) return invalid("deferUntil is not a valid date")
-    // whole milliseconds, as stored; rounded up: "no earlier than"
-    runAt = Math.ceil(runAt)
-  }
-  const maxRetries = o.maxRetries ?? definition?.maxRetries ?? settings.defaultMaxRetries
-  if (!Number.isInteger(maxRetries) || maxRetries < 1) {
-    return invalid(`maxRetries must be an integer ≥ 1, got ${maxRetries}`)
-  }
-  const timeoutMs = durationMs("timeout", o.timeout ?? definition?.timeout, 1)
-  if (Either.isLeft(timeoutMs)) return Either.left(timeoutMs.left)
-  const resultTtlMs = durationMs("resultTtl", o.resultTtl ?? definition?.resultTtl, 0)
-  if (Either.isLeft(resultTtlMs)) return Either.left(resultTtlMs.left)
-  if (badKey(o.jobId)) return invalid("jobId must be 1 to 256 characters")
-  if (badKey(o.uniqueKey)) return invalid("uniqueKey must be 1 to 256 characters")
-  if (badKey(o.idempotencyKey)) return invalid("idempotencyKey must be 1 to 256 characters")
-  return Either.right({
-    id: o.jobId ?? randomUUID(),
-    fresh: o.jobId === undefined,
-    queue: o.queue ?? definition?.queue ?? settings.defaultQueue,
-    functionName,
-    params: params.right,
-    maxRetries,
-    timeoutMs: timeoutMs.right,
-    resultTtlMs: resultTtlMs.right ?? settings.defaultResultTtlMs,
-    runAt,
-    delayMs: delayMs.right ?? 0,
-    uniqueKey: o.uniqueKey,
-    idempotencyKey: o.idempotencyKey,
-    traceContext: o.traceContext
-  } satisfies NewJob)
 }
 
 /** How often a waiter re-reads the job in case a completion event was missed (e.g. during a reconnect). */
@@ -248,7 +150,7 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
     // in a row: the job is still there when Redis comes back.
     const patient = look.pipe(
       Effect.retry({
-        while: (e) => e._tag === "RedisError",
+        while: (e) => e._tag === "JobStoreError",
         schedule: Schedule.exponential("100 millis").pipe(
           Schedule.union(Schedule.spaced("2 seconds")),
           Schedule.upTo("1 minute")

@@ -4,11 +4,25 @@
  */
 import { Schema } from "effect"
 
-/** Redis could not be reached or answered with an error. The ioredis error is kept as `cause`. */
+/** Redis could not be reached or answered with an error (`RedisClient.use`). The ioredis error is kept as `cause`. */
 export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}
+
+/**
+ * A store could not carry out an operation: its backend is unreachable or
+ * answered with an error. Store-neutral, so any driver can raise it; the Redis
+ * store keeps the `RedisError` as `cause`.
+ */
+export class JobStoreError extends Schema.TaggedError<JobStoreError>()("JobStoreError", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  static fromRedis(error: RedisError): JobStoreError {
+    return new JobStoreError({ message: error.message, cause: error })
+  }
+}
 
 export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound", {
   queue: Schema.String,

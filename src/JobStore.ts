@@ -6,13 +6,13 @@
  */
 import type { Effect, Option, Scope } from "effect"
 import { Context, Layer } from "effect"
-import type { CorruptedJob, DuplicateJob, InvalidOptions, JobNotFound, RedisError } from "./Errors.js"
+import type { CorruptedJob, DuplicateJob, InvalidOptions, JobNotFound, JobStoreError } from "./Errors.js"
 import type { Job, JobRef, JobStatus, NewJob } from "./Job.js"
-import * as MemoryStore from "./JobStore/Memory.js"
-import * as RedisStore from "./JobStore/Redis.js"
+import * as MemoryStore from "./internal/memoryStore.js"
+import * as RedisStore from "./internal/redisStore.js"
 import * as Redis from "./Redis.js"
 import type { RedisClient } from "./Redis.js"
-import * as Scripts from "./Scripts.js"
+import * as Scripts from "./internal/scripts.js"
 import type { RrqSettings } from "./Settings.js"
 
 /** What a worker needs to run a claimed job. */
@@ -112,14 +112,14 @@ export interface JobStoreShape {
   /** Writes jobs (record + pending entry) atomically per queue. A duplicate id fails the whole call. */
   readonly enqueue: (
     jobs: ReadonlyArray<NewJob>
-  ) => Effect.Effect<ReadonlyArray<EnqueueOutcome>, DuplicateJob | InvalidOptions | RedisError>
+  ) => Effect.Effect<ReadonlyArray<EnqueueOutcome>, DuplicateJob | InvalidOptions | JobStoreError>
   /** Moves up to `count` ready jobs to active with a fresh lease token each. */
-  readonly claim: (queue: string, options: ClaimOptions) => Effect.Effect<ClaimResult, RedisError>
+  readonly claim: (queue: string, options: ClaimOptions) => Effect.Effect<ClaimResult, JobStoreError>
   /** Records results; `false` for each completion whose lease was lost. */
   readonly complete: (
     queue: string,
     completions: ReadonlyArray<Completion>
-  ) => Effect.Effect<ReadonlyArray<boolean>, RedisError>
+  ) => Effect.Effect<ReadonlyArray<boolean>, JobStoreError>
   /**
    * Counts a failed attempt: back to pending after `delayMs`, or FAILED into the
    * DLQ when attempts are used up (`maxRetries` overrides the record's, e.g. a handler's own).
@@ -128,25 +128,25 @@ export interface JobStoreShape {
     queue: string,
     lease: Lease,
     options: { readonly delayMs: number; readonly error: string; readonly maxRetries?: number | undefined }
-  ) => Effect.Effect<RetryOutcome, RedisError>
+  ) => Effect.Effect<RetryOutcome, JobStoreError>
   /** Counts a failed attempt and moves the job to the DLQ at once. */
-  readonly fail: (queue: string, lease: Lease, error: string) => Effect.Effect<FailOutcome, RedisError>
+  readonly fail: (queue: string, lease: Lease, error: string) => Effect.Effect<FailOutcome, JobStoreError>
   /** Returns running jobs to pending without counting an attempt (shutdown). */
-  readonly requeue: (queue: string, leases: ReadonlyArray<Lease>) => Effect.Effect<ReadonlyArray<boolean>, RedisError>
+  readonly requeue: (queue: string, leases: ReadonlyArray<Lease>) => Effect.Effect<ReadonlyArray<boolean>, JobStoreError>
   /** Renews leases; `false` for each lease that was lost. */
   readonly extend: (
     queue: string,
     leases: ReadonlyArray<Lease>,
     leaseMs: number
-  ) => Effect.Effect<ReadonlyArray<boolean>, RedisError>
+  ) => Effect.Effect<ReadonlyArray<boolean>, JobStoreError>
   /** Returns jobs whose lease expired to pending, or to the DLQ after `maxStalls`. */
   readonly recover: (
     queue: string,
     options: { readonly maxStalls: number; readonly limit: number }
-  ) => Effect.Effect<RecoverOutcome, RedisError>
+  ) => Effect.Effect<RecoverOutcome, JobStoreError>
   /** Cancels a pending job at once; a running one is marked CANCELLED and its worker told to interrupt it. */
-  readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | RedisError>
-  readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | RedisError>
+  readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | JobStoreError>
+  readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | JobStoreError>
   /**
    * Jobs of a queue in one state: pending (by run-at), active (by lease deadline)
    * or the DLQ (most recent failure first). Records that expired or cannot be read
@@ -156,13 +156,13 @@ export interface JobStoreShape {
     queue: string,
     state: JobState,
     options: { readonly offset: number; readonly limit: number }
-  ) => Effect.Effect<ReadonlyArray<Job>, CorruptedJob | RedisError>
+  ) => Effect.Effect<ReadonlyArray<Job>, CorruptedJob | JobStoreError>
   /** Moves matching DLQ jobs back to pending, with retries, status and expiry reset. Returns their ids. */
-  readonly dlqRequeue: (queue: string, filter: DlqFilter) => Effect.Effect<ReadonlyArray<string>, RedisError>
+  readonly dlqRequeue: (queue: string, filter: DlqFilter) => Effect.Effect<ReadonlyArray<string>, JobStoreError>
   /** Deletes matching DLQ jobs. Returns how many. */
-  readonly dlqPurge: (queue: string, filter: DlqFilter) => Effect.Effect<number, RedisError>
-  readonly stats: (queue: string) => Effect.Effect<QueueStats, RedisError>
-  readonly queues: Effect.Effect<ReadonlyArray<string>, RedisError>
+  readonly dlqPurge: (queue: string, filter: DlqFilter) => Effect.Effect<number, JobStoreError>
+  readonly stats: (queue: string) => Effect.Effect<QueueStats, JobStoreError>
+  readonly queues: Effect.Effect<ReadonlyArray<string>, JobStoreError>
   /**
    * Arms a wake-up for the given queues and returns the wait. Arm before
    * claiming and wait after an empty claim, so an enqueue in between is not missed.
@@ -176,10 +176,10 @@ export interface JobStoreShape {
     onCancel: (ref: JobRef) => void
   ) => Effect.Effect<void, never, Scope.Scope>
   /** Records a worker's heartbeat, kept for `ttlMs`. */
-  readonly heartbeat: (info: WorkerInfo, ttlMs: number) => Effect.Effect<void, RedisError>
-  readonly removeHeartbeat: (workerId: string) => Effect.Effect<void, RedisError>
+  readonly heartbeat: (info: WorkerInfo, ttlMs: number) => Effect.Effect<void, JobStoreError>
+  readonly removeHeartbeat: (workerId: string) => Effect.Effect<void, JobStoreError>
   /** Workers whose heartbeat has not expired, by id. */
-  readonly workers: Effect.Effect<ReadonlyArray<WorkerInfo>, RedisError>
+  readonly workers: Effect.Effect<ReadonlyArray<WorkerInfo>, JobStoreError>
 }
 
 export class JobStore extends Context.Tag("rrq/JobStore")<JobStore, JobStoreShape>() {}

@@ -31,7 +31,7 @@ import {
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
-import { FailJob, RedisError, RetryJob } from "./Errors.js"
+import { FailJob, JobStoreError, RedisError, RetryJob } from "./Errors.js"
 import * as Handler from "./Handler.js"
 import { JobRef } from "./Job.js"
 import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
@@ -263,7 +263,7 @@ export const make = <R = never>(
         outage = true
         const line = `Worker ${id}: ${what} failed (${messageOf(e)}); retrying with backoff`
         // the RedisClient has already warned about the outage itself
-        return e instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)
+        return e instanceof JobStoreError && e.cause instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)
       })
 
     /** Retries a store call until it goes through: a Redis outage must not lose an outcome. */
@@ -466,7 +466,7 @@ export const make = <R = never>(
     // --- the claim loop -----------------------------------------------------
 
     let redisFailures = 0
-    const onRedisError = (what: string, e: unknown) =>
+    const onStoreError = (what: string, e: unknown) =>
       Effect.gen(function*() {
         redisFailures++
         yield* reportFailure(what, e)
@@ -484,12 +484,12 @@ export const make = <R = never>(
     // Arms the wake-up first, so one published while the claim runs is not missed; the
     // claim itself is uninterruptible: jobs Redis handed over must reach `buffered`, which
     // shutdown requeues.
-    const claimRound = (want: number): Effect.Effect<Round, RedisError> =>
+    const claimRound = (want: number): Effect.Effect<Round, JobStoreError> =>
       Effect.flatMap(store.workSignal(queues), (signal) => {
         wake = signal
         return claimBatch(want)
       })
-    const claimBatch = (want: number): Effect.Effect<Round, RedisError> =>
+    const claimBatch = (want: number): Effect.Effect<Round, JobStoreError> =>
       Effect.gen(function*() {
         let free = want
         let claimed = 0
@@ -507,7 +507,7 @@ export const make = <R = never>(
       }).pipe(Effect.uninterruptible)
 
     // A claim sent ahead (short jobs) while the worker runs the last batch; shutdown waits for it.
-    let claiming: Fiber.RuntimeFiber<Round, RedisError> | undefined
+    let claiming: Fiber.RuntimeFiber<Round, JobStoreError> | undefined
 
     // The claim an idle worker sends the moment it wakes; it starts what it gets itself.
     const claimNow = (free: number) => Effect.tap(claimRound(free), () => Effect.sync(startBuffered))
@@ -530,7 +530,7 @@ export const make = <R = never>(
         let timer: Fiber.RuntimeFiber<void> | undefined
         const waker = runFork(Effect.zipRight(
           wakeUp,
-          Effect.withFiberRuntime<Round, RedisError>((fiber) => {
+          Effect.withFiberRuntime<Round, JobStoreError>((fiber) => {
             settled = true
             const done = Effect.sync(() => {
               timer?.unsafeInterruptAsFork(FiberId.none)
@@ -538,7 +538,7 @@ export const make = <R = never>(
             })
             const free = claimable()
             if (free === 0) return Effect.as(done, { claimed: 0, nextRunAt: Number.POSITIVE_INFINITY })
-            claiming = fiber as Fiber.RuntimeFiber<Round, RedisError>
+            claiming = fiber as Fiber.RuntimeFiber<Round, JobStoreError>
             return Effect.ensuring(claimNow(free), done)
           })
         ))
@@ -563,7 +563,7 @@ export const make = <R = never>(
     const loop = Effect.gen(function*() {
       while (!stopping) {
         const slot = slotFreed.wait
-        let round: Either.Either<Round, RedisError>
+        let round: Either.Either<Round, JobStoreError>
         if (claiming !== undefined) {
           round = yield* Effect.either(Fiber.join(claiming))
           claiming = undefined
@@ -577,7 +577,7 @@ export const make = <R = never>(
         }
         if (Either.isLeft(round)) {
           startBuffered()
-          yield* onRedisError("claim", round.left)
+          yield* onStoreError("claim", round.left)
           continue
         }
         redisFailures = 0

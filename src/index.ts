@@ -11,7 +11,6 @@ export * as Keys from "./Keys.js"
 export * as PromiseApi from "./PromiseApi.js"
 export * as Redis from "./Redis.js"
 export * as Retry from "./Retry.js"
-export * as Scripts from "./Scripts.js"
 export * as Settings from "./Settings.js"
 export * as Worker from "./Worker.js"
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest"
 import { redisUrl, uniquePrefix } from "./support/index.js"
 
 const BIN = resolve("bin/rrq.js")
-const SRC = resolve("src/index.ts")
+const SRC = resolve("dist/index.js")
 
 interface Result {
   readonly code: number

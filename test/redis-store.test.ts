@@ -102,15 +102,16 @@ describe("Redis store", () => {
       expect(claimed.jobs.map((j) => j.id).sort()).toEqual(["after", "before"])
     }).pipe(Effect.provide(stack(uniquePrefix("noscript")))))
 
-  it.live("fails fast with a RedisError when Redis is unreachable", () =>
+  it.live("fails fast with a JobStoreError (its cause a RedisError) when Redis is unreachable", () =>
     Effect.gen(function*() {
       const c = yield* RrqClient
       const started = Date.now()
       const err = yield* Effect.flip(c.getJob({ queue: Q, id: "x" }))
-      expect(err._tag).toBe("RedisError")
+      expect(err._tag).toBe("JobStoreError")
+      expect((err as { cause?: { _tag?: string } }).cause?._tag).toBe("RedisError")
       expect(Date.now() - started).toBeLessThan(10_000)
       const enq = yield* Effect.flip(c.enqueue("x", {}))
-      expect(enq._tag).toBe("RedisError")
+      expect(enq._tag).toBe("JobStoreError")
     }).pipe(Effect.provide(stack(uniquePrefix("down"), "redis://127.0.0.1:1/0"))), 20_000)
 
   it.live("getJob reads back what enqueue wrote", () =>

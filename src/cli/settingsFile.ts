@@ -1,11 +1,13 @@
 /**
- * Loads a settings file: `.js`/`.mjs` natively, `.ts`/`.mts` through tsx (the
- * `rrq` binary registers it). Like any module, a `.ts` file is an ES module when
- * the nearest package.json says `"type": "module"`; elsewhere name it `.mts`. Its default export is `defineConfig({ handlers, settings?,
- * layer?, queues? })` or a plain object of the same shape.
+ * Loads a settings file: `.js`/`.mjs` natively, `.ts`/`.mts` through tsx, an
+ * optional peer loaded only for them. Like any module, a `.ts` file is an ES
+ * module when the nearest package.json says `"type": "module"`; elsewhere name
+ * it `.mts`. Its default export is `defineConfig({ handlers, settings?, layer?,
+ * queues? })` or a plain object of the same shape.
  */
 import { Effect } from "effect"
 import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import type { Config } from "../Handler.js"
@@ -14,10 +16,29 @@ import { UsageError } from "./common.js"
 
 const fail = (file: string, why: string) => new UsageError({ message: `settings file ${file}: ${why}` })
 
+const TYPESCRIPT = /\.[cm]?ts$/
+
+/**
+ * Registers tsx's loader, found next to rrq or else from the settings file's own
+ * project (where `npm install --save-dev tsx` puts it).
+ */
+const registerTsx = (path: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const api = await import("tsx/esm/api").catch(() =>
+        import(pathToFileURL(createRequire(path).resolve("tsx/esm/api")).href) as Promise<typeof import("tsx/esm/api")>
+      )
+      api.register()
+    },
+    catch: () =>
+      fail(path, "is TypeScript and needs tsx to load: npm install --save-dev tsx (or compile it to .js/.mjs)")
+  })
+
 export const load = (file: string): Effect.Effect<Config<unknown>, UsageError> =>
   Effect.gen(function*() {
     const path = resolve(file)
     if (!existsSync(path)) return yield* new UsageError({ message: `settings file not found: ${path}` })
+    if (TYPESCRIPT.test(path)) yield* registerTsx(path)
     const mod = yield* Effect.tryPromise({
       try: () => import(pathToFileURL(path).href) as Promise<Record<string, unknown>>,
       catch: (e) => fail(path, `cannot be loaded: ${e instanceof Error ? e.message : String(e)}`)

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { beforeAll, describe, expect, it } from "vitest"
-import { RedisError } from "../../src/Errors.js"
+import { JobStoreError } from "../../src/Errors.js"
 import { freePort } from "../support/redisServer.js"
 import {
   type CliResult,
@@ -175,13 +175,13 @@ describe("chaos 4: Redis absent at start", () => {
     }
   })
 
-  it("the library client fails fast with a RedisError", () => {
-    expect(facts.client.error).toBeInstanceOf(RedisError)
+  it("the library client fails fast with a JobStoreError", () => {
+    expect(facts.client.error).toBeInstanceOf(JobStoreError)
     expect(facts.client.ms).toBeLessThan(5_000)
   })
 
   it("the library client's error says which Redis, and why", () => {
-    const message = (facts.client.error as RedisError).message
+    const message = (facts.client.error as JobStoreError).message
     expect(message).toContain(facts.url.replace(/\/0$/, ""))
     expect(message).toMatch(/ECONNREFUSED|unreachable|unavailable|cannot connect/i)
     expect(message).not.toContain("maxRetriesPerRequest")

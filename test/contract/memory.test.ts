@@ -1,6 +1,6 @@
 import { Context, Effect, Layer } from "effect"
 import { JobStore } from "../../src/JobStore.js"
-import * as Memory from "../../src/JobStore/Memory.js"
+import * as Memory from "../../src/internal/memoryStore.js"
 import * as Settings from "../../src/Settings.js"
 import { contractSuite, StoreBackdoor } from "../../src/testing.js"
 

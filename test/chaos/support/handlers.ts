@@ -9,8 +9,8 @@
  */
 import { Schema } from "effect"
 import { Redis as IORedis } from "ioredis"
-import { defineConfig, Handler } from "../../../src/index.js"
-import type { SettingsInput } from "../../../src/Settings.js"
+import { defineConfig, Handler } from "effect-rrq"
+import type { Settings } from "effect-rrq"
 
 /** The recorder's keys. */
 export const RUNS = "runs"
@@ -70,7 +70,7 @@ const unserialisable = async (_: unknown, ctx: Handler.JobContext) => {
   return { big: BigInt(1) }
 }
 
-export const chaosConfig = (settings: SettingsInput = {}) =>
+export const chaosConfig = (settings: Settings.SettingsInput = {}) =>
   defineConfig({
     handlers: { work, typed, probe, unserialisable },
     settings

@@ -4,7 +4,7 @@
  * travel over pub/sub on one dedicated subscriber connection per store.
  */
 import { Clock, Deferred, Effect, Either, Exit, type Scope } from "effect"
-import { CorruptedJob, DuplicateJob, JobNotFound } from "../Errors.js"
+import { CorruptedJob, DuplicateJob, JobNotFound, JobStoreError } from "../Errors.js"
 import * as Job from "../Job.js"
 import { JobRef } from "../Job.js"
 import type {
@@ -19,7 +19,7 @@ import type {
 } from "../JobStore.js"
 import * as Keys from "../Keys.js"
 import { RedisClient } from "../Redis.js"
-import { Scripts } from "../Scripts.js"
+import { Scripts } from "./scripts.js"
 import { RrqSettings, type Settings } from "../Settings.js"
 
 const CLAIM_FIELDS = 9
@@ -154,7 +154,8 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     const client = yield* RedisClient
     const scripts = yield* Scripts
     const keys = Keys.make(settings.keyPrefix)
-    const { use } = client
+    // Store methods fail with the store-neutral JobStoreError, the RedisError as its cause.
+    const use = <A>(f: Parameters<typeof client.use<A>>[0]) => Effect.mapError(client.use(f), JobStoreError.fromRedis)
 
     const subscriber = yield* client.connection("subscriber")
     const channels = new Channels((channel) => subscriber.subscribe(channel))
@@ -172,7 +173,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       return [k.pending, k.active, k.dlq, k.stats]
     }
     const run = (name: Parameters<typeof scripts.run>[0], queue: string, args: ReadonlyArray<string | number>) =>
-      scripts.run(name, queueKeys(queue), [keys.queue(queue).prefix, ...args])
+      Effect.mapError(scripts.run(name, queueKeys(queue), [keys.queue(queue).prefix, ...args]), JobStoreError.fromRedis)
 
     /** One queue's jobs in one script call; writes their outcomes at their positions. */
     const enqueueGroup = (

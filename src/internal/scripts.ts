@@ -4,10 +4,10 @@
  * cache is empty). `-- @include name` lines pull in `lua/include/name.lua`.
  */
 import { createHash } from "node:crypto"
-import { readFileSync } from "node:fs"
 import { Context, Effect, Layer } from "effect"
-import type { RedisError } from "./Errors.js"
-import { RedisClient } from "./Redis.js"
+import type { RedisError } from "../Errors.js"
+import { RedisClient } from "../Redis.js"
+import { read } from "./lua.js"
 
 export const names = [
   "enqueue",
@@ -29,10 +29,6 @@ export interface Script {
   readonly source: string
   readonly sha: string
 }
-
-const luaDir = new URL("../lua/", import.meta.url)
-
-const read = (file: string) => readFileSync(new URL(file, luaDir), "utf8")
 
 /** The source of a script with its includes expanded. */
 export const source = (name: Name): string =>

@@ -7,10 +7,10 @@
  * Each transition runs in one synchronous step, with no yield between reading
  * and writing, which makes it atomic the way a Lua script is. As in Redis, a
  * command error in the middle of a script (WRONGTYPE) keeps the writes made
- * so far and fails with `RedisError`.
+ * so far and fails with `JobStoreError`.
  */
 import { Clock, Deferred, Effect, Either, Exit, FiberId, Option, Random } from "effect"
-import { CorruptedJob, DuplicateJob, JobNotFound, RedisError } from "../Errors.js"
+import { CorruptedJob, DuplicateJob, JobNotFound, JobStoreError } from "../Errors.js"
 import { decodeRecord, JobRef, validateNewJob } from "../Job.js"
 import type { Job, NewJob } from "../Job.js"
 import type {
@@ -90,7 +90,7 @@ interface Ctx {
   readonly now: number
 }
 
-/** A Redis command error inside a script; becomes `RedisError`. */
+/** A Redis command error inside a script; becomes `JobStoreError`. */
 class ScriptError extends Error {}
 
 const WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -293,23 +293,23 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
 
   /**
    * Runs one script body atomically at a single `now`. A `ScriptError` becomes
-   * `RedisError` (writes made before it stay, as in Redis); any other throw is a defect.
+   * `JobStoreError` (writes made before it stay, as in Redis); any other throw is a defect.
    */
-  const atomically = <A>(name: string, body: (now: number) => A): Effect.Effect<A, RedisError> =>
+  const atomically = <A>(name: string, body: (now: number) => A): Effect.Effect<A, JobStoreError> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.suspend(() => {
         try {
           return Effect.succeed(body(now))
         } catch (e) {
           if (e instanceof ScriptError) {
-            return Effect.fail(new RedisError({ message: `Script ${name} failed: ${e.message}`, cause: e }))
+            return Effect.fail(new JobStoreError({ message: `Script ${name} failed: ${e.message}`, cause: e }))
           }
           throw e
         }
       }))
 
   /** A script on one queue's keys. */
-  const script = <A>(name: string, queue: string, body: (c: Ctx) => A): Effect.Effect<A, RedisError> =>
+  const script = <A>(name: string, queue: string, body: (c: Ctx) => A): Effect.Effect<A, JobStoreError> =>
     atomically(name, (now) => body({ q: queueState(queue), now }))
 
   // --- pub/sub stand-ins ---
@@ -905,13 +905,13 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
    * it must be a 64-bit integer, and now + PX must not overflow.
    */
   const heartbeat = (info: WorkerInfo, ttlMs: number) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, RedisError> => {
+    Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<void, JobStoreError> => {
       let value: string
       try {
-        // the Redis store serializes inside its command call, so a failure is a RedisError there too
+        // the Redis store serializes inside its command call, so a failure is a JobStoreError there too
         value = JSON.stringify(info)
       } catch (e) {
-        return new RedisError({ message: `Redis command failed: ${e instanceof Error ? e.message : String(e)}`, cause: e })
+        return new JobStoreError({ message: `Redis command failed: ${e instanceof Error ? e.message : String(e)}`, cause: e })
       }
       const px = Math.max(1, Math.round(ttlMs))
       const text = String(px)
@@ -920,7 +920,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
         : BigInt(text) > MAX_INT64 - BigInt(Math.trunc(now))
         ? "ERR invalid expire time in 'set' command"
         : undefined
-      if (invalid !== undefined) return new RedisError({ message: `Redis command failed: ${invalid}` })
+      if (invalid !== undefined) return new JobStoreError({ message: `Redis command failed: ${invalid}` })
       return Effect.sync(() => {
         state.heartbeats.set(info.id, { value, expiresAt: now + px })
       })
