@@ -2,7 +2,15 @@
  * RrqClient: enqueue jobs (typed through a JobDefinition, or by bare function
  * name), read them, wait for their results across processes, cancel them.
  */
-import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Schedule, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import {
   CorruptedJob,
   DuplicateJob,

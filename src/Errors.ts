@@ -2,7 +2,7 @@
  * The errors of rrq. Every error that is stored in a job record or crosses a
  * process boundary is a `Schema.TaggedError`, so it can be encoded and decoded.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** Redis could not be reached or answered with an error (`RedisClient.use`). The ioredis error is kept as `cause`. */
 export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {

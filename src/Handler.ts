@@ -2,9 +2,11 @@
  * Handlers: what a worker runs for a function name. A handler may return an
  * Effect, a Promise or a plain value, so `async (params, ctx) => ...` works as is.
  */
-import { Duration, type Effect, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import type { RrqClientShape } from "./Client.js"
-import type { Layer } from "effect"
+import type * as Layer from "effect/Layer"
 import type * as JobDefinition from "./JobDefinition.js"
 import type { SettingsInput } from "./Settings.js"
 

@@ -3,7 +3,10 @@
  * the options accepted when enqueueing.
  */
 import { Buffer } from "node:buffer"
-import { type Duration, Either, ParseResult, Schema } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import { CorruptedJob, InvalidOptions } from "./Errors.js"
 import { isValidQueueName } from "./Keys.js"
 

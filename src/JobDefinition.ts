@@ -10,8 +10,8 @@
  * })
  * ```
  */
-import type { Duration } from "effect"
-import { Schema } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
 
 export interface JobDefinition<P, PI, R, RI> {
   readonly _tag: "JobDefinition"

@@ -4,8 +4,11 @@
  * `layerMemory` (pure Effect, works with TestClock). Both pass the contract
  * suite in `rrq/testing`.
  */
-import type { Effect, Option, Scope } from "effect"
-import { Context, Layer } from "effect"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
 import type { CorruptedJob, DuplicateJob, InvalidOptions, JobNotFound, JobStoreError } from "./Errors.js"
 import type { Job, JobRef, JobStatus, NewJob } from "./Job.js"
 import * as MemoryStore from "./internal/memoryStore.js"

@@ -11,7 +11,13 @@
  * ```
  * Failures reject with rrq's own error classes (`DuplicateJob`, `InvalidParams`, ...).
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import * as Client from "./Client.js"
 import type { EnqueueOptions, Job, JobRef } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"

@@ -3,7 +3,13 @@
  * auto-pipelined connection; subscribers and blocking calls get their own
  * through `connection`. ioredis errors become `RedisError`, with the cause kept.
  */
-import { Config, Context, Effect, Layer, Redacted, Runtime, type Scope } from "effect"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
 import { RedisError } from "./Errors.js"
 import { RrqSettings } from "./Settings.js"

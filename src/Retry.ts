@@ -3,7 +3,12 @@
  * the schedule produces. The default is RRQ's: min(max, base · 2^(attempt−1)),
  * base 5 s, max 1 h, optionally jittered.
  */
-import { Chunk, Context, Duration, Effect, Layer, Schedule } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import { RrqSettings } from "./Settings.js"
 
 export interface RetryPolicyShape {

@@ -3,7 +3,15 @@
  * Durations are accepted as any `Duration.DurationInput` (`"5 seconds"`, `5000`)
  * or as short strings (`"500ms"`, `"2s"`, `"5m"`, `"1h"`), and stored as milliseconds.
  */
-import { Config, type ConfigError, ConfigProvider, Context, Duration, Effect, Either, Layer, Option } from "effect"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { InvalidOptions } from "./Errors.js"
 
 export interface Settings {

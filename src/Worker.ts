@@ -12,22 +12,20 @@
  * Closing the worker's scope shuts it down gracefully: stop claiming, let running
  * jobs finish within the grace period, then interrupt and requeue the rest.
  */
-import {
-  Cause,
-  Clock,
-  Context,
-  Deferred,
-  Effect,
-  Either,
-  Exit,
-  Fiber,
-  FiberId,
-  Layer,
-  Option,
-  Runtime,
-  Schema,
-  type Scope
-} from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"

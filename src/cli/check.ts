@@ -1,6 +1,7 @@
 /** `rrq check`: lists live workers; exit 1 when fewer than `--min-workers` are alive. */
 import { Command, Options } from "@effect/cli"
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { JobStore } from "../JobStore.js"
 import * as Common from "./common.js"
 

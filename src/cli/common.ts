@@ -4,7 +4,12 @@
  * errors that decide the exit code, and output helpers.
  */
 import { Options } from "@effect/cli"
-import { Config, Data, Effect, Either, Layer, Option } from "effect"
+import * as Config from "effect/Config"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Client from "../Client.js"
 import * as JobStore from "../JobStore.js"
 import * as Redis from "../Redis.js"

@@ -1,6 +1,7 @@
 /** `rrq dlq ...`: list, stats, inspect, requeue, purge. */
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { Job } from "../Job.js"
 import { type DlqFilter, JobStore } from "../JobStore.js"
 import { RrqSettings } from "../Settings.js"

@@ -1,6 +1,8 @@
 /** `rrq job ...`: enqueue, show, list, cancel, result. */
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Either, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import { readFileSync } from "node:fs"
 import { RrqClient } from "../Client.js"
 import type { EnqueueOptions } from "../Job.js"

@@ -1,6 +1,7 @@
 /** `rrq queue ...`: list, stats (optionally watched), inspect. */
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { JobStore, type QueueStats } from "../JobStore.js"
 import * as Common from "./common.js"
 

@@ -5,7 +5,7 @@
  * it `.mts`. Its default export is `defineConfig({ handlers, settings?, layer?,
  * queues? })` or a plain object of the same shape.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { resolve } from "node:path"

@@ -1,6 +1,10 @@
 /** `rrq worker run` and `rrq worker watch`. */
 import { Command, Options } from "@effect/cli"
-import { Config, Effect, Either, Layer, Option } from "effect"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { type ChildProcess, fork } from "node:child_process"
 import { watch } from "node:fs"
 import { dirname, resolve } from "node:path"

@@ -9,7 +9,14 @@
  * command error in the middle of a script (WRONGTYPE) keeps the writes made
  * so far and fails with `JobStoreError`.
  */
-import { Clock, Deferred, Effect, Either, Exit, FiberId, Option, Random } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import { CorruptedJob, DuplicateJob, JobNotFound, JobStoreError } from "../Errors.js"
 import { decodeRecord, JobRef, validateNewJob } from "../Job.js"
 import type { Job, NewJob } from "../Job.js"

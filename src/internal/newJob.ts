@@ -2,7 +2,9 @@
  * From an enqueue request to a `NewJob` the store can write: params encoded by
  * the definition's Schema and serialised, options validated and resolved.
  */
-import { type Duration, Either, Schema } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import type { EnqueueRequest } from "../Client.js"
 import { InvalidOptions, InvalidParams } from "../Errors.js"

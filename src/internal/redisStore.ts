@@ -3,7 +3,12 @@
  * queue's slot; reads are plain commands. Wake-ups and completion events
  * travel over pub/sub on one dedicated subscriber connection per store.
  */
-import { Clock, Deferred, Effect, Either, Exit, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
 import { CorruptedJob, DuplicateJob, JobNotFound, JobStoreError } from "../Errors.js"
 import * as Job from "../Job.js"
 import { JobRef } from "../Job.js"

@@ -4,7 +4,9 @@
  * cache is empty). `-- @include name` lines pull in `lua/include/name.lua`.
  */
 import { createHash } from "node:crypto"
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { RedisError } from "../Errors.js"
 import { RedisClient } from "../Redis.js"
 import { read } from "./lua.js"

@@ -5,7 +5,7 @@
  * gives up with exit code 1 on a crash loop. Children watch their IPC channel
  * and stop gracefully when the parent dies, even by SIGKILL.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { type ChildProcess, fork } from "node:child_process"
 
 export interface Options {
