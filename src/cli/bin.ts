@@ -7,12 +7,13 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Logger from "effect/Logger"
+import * as Console from "effect/Console"
 import { readFileSync } from "node:fs"
 import * as check from "./check.js"
 import * as Common from "./common.js"
 import * as dlq from "./dlq.js"
 import * as job from "./job.js"
+import { messageOf, stderrLogger } from "./output.js"
 import * as queue from "./queue.js"
 import * as worker from "./worker.js"
 
@@ -40,6 +41,7 @@ const cli = Command.run(rrq, { name: "rrq", version })
 const exitCode = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
   const error = Cause.squash(exit.cause)
+  if (error instanceof worker.Exited) return error.code
   return error instanceof Common.UsageError || ValidationError.isValidationError(error) ? 2 : 1
 }
 
@@ -48,28 +50,34 @@ const report = (cause: Cause.Cause<unknown>) =>
   Effect.sync(() => {
     if (Cause.isInterruptedOnly(cause)) return
     const error = Cause.squash(cause)
-    if (ValidationError.isValidationError(error)) return
-    const message = error instanceof Error || (typeof error === "object" && error !== null && "message" in error)
-      ? String((error as { message: unknown }).message)
-      : String(error)
-    process.stderr.write(`rrq: ${message}\n`)
+    if (ValidationError.isValidationError(error) || error instanceof worker.Exited) return
+    process.stderr.write(`rrq: ${messageOf(error)}\n`)
   })
+
+// Help and usage errors are coloured on a terminal only: piped or with NO_COLOR, plain text.
+const ANSI = /\x1b\[[0-9;]*m/g
+const plain = (stream: NodeJS.WriteStream) => !stream.isTTY || Boolean(process.env.NO_COLOR)
+const uncolored = (stream: NodeJS.WriteStream, args: ReadonlyArray<unknown>) =>
+  plain(stream) ? args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a)) : args
+const base = Effect.runSync(Effect.console)
+const console: Console.Console = {
+  ...base,
+  log: (...args) => base.log(...uncolored(process.stdout, args)),
+  error: (...args) => base.error(...uncolored(process.stderr, args))
+}
 
 const main = cli(process.argv).pipe(
   Effect.tapErrorCause(report),
   Effect.provide(NodeContext.layer),
-  // logs go to stderr, so `--json` output on stdout stays machine-readable
-  Effect.provide(
-    Logger.replace(
-      Logger.defaultLogger,
-      Logger.logfmtLogger.pipe(Logger.map((line) => process.stderr.write(`${line}\n`)))
-    )
-  )
+  Effect.withConsole(console),
+  Effect.provide(stderrLogger)
 )
 
 const fiber = Effect.runFork(main)
-// The first SIGINT/SIGTERM interrupts the command (a worker then shuts down gracefully).
-const interrupt = () => fiber.unsafeInterruptAsFork(fiber.id())
+// The first SIGINT/SIGTERM interrupts the command; `worker run` and `watch` handle signals themselves.
+const interrupt = () => {
+  if (!worker.handedOff) fiber.unsafeInterruptAsFork(fiber.id())
+}
 process.once("SIGINT", interrupt)
 process.once("SIGTERM", interrupt)
 fiber.addObserver((exit) => process.exit(exitCode(exit)))

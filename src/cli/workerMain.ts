@@ -1,0 +1,177 @@
+/**
+ * `rrq worker run` and `rrq worker watch` once their flags are parsed. The rest
+ * of the CLI is one bundled file (it starts in a fraction of the time hundreds
+ * of modules take); this module is not bundled, because it runs the user's
+ * handlers, which must share the app's copy of Effect and of rrq.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { type ChildProcess, fork } from "node:child_process"
+import { watch as watchFiles } from "node:fs"
+import { dirname, resolve } from "node:path"
+import * as Supervisor from "../internal/supervisor.js"
+import { redactUrl } from "../Redis.js"
+import * as Worker from "../Worker.js"
+import * as Common from "./common.js"
+import { messageOf, stderrLogger } from "./output.js"
+import * as SettingsFile from "./settingsFile.js"
+
+/** The parsed flags of `rrq worker run` (and `watch`, which adds `path`). */
+export interface RunFlags {
+  readonly settings: string
+  readonly queues: ReadonlyArray<string>
+  readonly concurrency: number | undefined
+  readonly numWorkers: number
+  readonly strictOrder: boolean
+  readonly burst: boolean
+  readonly json: boolean
+  readonly redisUrl: string | undefined
+}
+
+export interface WatchFlags extends RunFlags {
+  readonly path: string | undefined
+}
+
+/** The command line of a child: the parent's, without --num-workers. */
+const childArgs = (argv: ReadonlyArray<string>) => {
+  const out: Array<string> = []
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--num-workers") i++
+    else if (!argv[i]!.startsWith("--num-workers=")) out.push(argv[i]!)
+  }
+  return out
+}
+
+const runWorker = (o: RunFlags) =>
+  Effect.gen(function*() {
+    const config = yield* SettingsFile.load(o.settings)
+    const settings = yield* Common.resolveSettings({ redisUrl: Option.fromNullable(o.redisUrl) }, config.settings)
+
+    if (o.numWorkers > 1) {
+      const code = yield* Supervisor.run({
+        numWorkers: o.numWorkers,
+        modulePath: process.argv[1]!,
+        args: childArgs(process.argv.slice(2)),
+        shutdownGraceMs: settings.shutdownGraceMs
+      }).pipe(Effect.uninterruptible)
+      if (code !== 0) return yield* new Common.CheckFailed({ message: "worker processes kept crashing; gave up" })
+      return
+    }
+
+    // A supervised child stops gracefully when its parent goes away, even by SIGKILL.
+    if (process.env[Supervisor.SUPERVISED_ENV] && process.send) {
+      process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
+    }
+    const queues = o.queues.length > 0 ? o.queues : config.queues
+    yield* Effect.logInfo(`rrq worker using Redis at ${redactUrl(settings.redisUrl)} (key prefix '${settings.keyPrefix}')`)
+    const program = Effect.scoped(Effect.gen(function*() {
+      const worker = yield* Worker.make({
+        handlers: config.handlers,
+        ...(queues ? { queues } : {}),
+        ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+        strictOrder: o.strictOrder,
+        burst: o.burst
+      })
+      // A second SIGINT/SIGTERM skips the grace period (the first closes this scope).
+      let signals = 0
+      const onSignal = () => {
+        if (++signals === 2) Effect.runFork(worker.skipGrace)
+      }
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.on("SIGINT", onSignal)
+          process.on("SIGTERM", onSignal)
+        }),
+        () => Effect.void
+      )
+      yield* worker.done
+      const counts = yield* worker.counts
+      yield* o.json ? Common.printJson({ workerId: worker.id, ...counts }) : Common.print(
+        `worker ${worker.id} done: ${counts.completed} completed, ${counts.retried} retried, ${counts.failed} failed`
+      )
+    }))
+    const appLayer = (config.layer ?? Layer.empty) as Layer.Layer<unknown>
+    yield* program.pipe(
+      Effect.mapError((e) => typeof e === "string" ? new Common.UsageError({ message: e }) : e),
+      Effect.provide(Layer.merge(Common.storeLayer(settings), appLayer))
+    ) as Effect.Effect<void, Common.UsageError>
+  })
+
+const IGNORED = /(^|[/\\])(node_modules|\.git|dist)([/\\]|$)/
+
+const watchWorker = (o: WatchFlags) =>
+  Effect.gen(function*() {
+    yield* SettingsFile.load(o.settings)
+    const dir = resolve(o.path ?? dirname(resolve(o.settings)))
+    const argv = process.argv.slice(2)
+    const args: Array<string> = []
+    for (let i = 0; i < argv.length; i++) {
+      if (argv[i] === "watch") args.push("run")
+      else if (argv[i] === "--path") i++
+      else if (!argv[i]!.startsWith("--path=")) args.push(argv[i]!)
+    }
+    yield* Effect.async<void>((resume) => {
+      let child: ChildProcess | undefined
+      let restarting = false
+      let stopped = false
+      let timer: NodeJS.Timeout | undefined
+      const start = () => {
+        child = fork(process.argv[1]!, args, { stdio: "inherit" })
+        child.on("exit", () => {
+          child = undefined
+          if (stopped) return resume(Effect.void)
+          if (restarting) {
+            restarting = false
+            start()
+          }
+        })
+      }
+      const watcher = watchFiles(dir, { recursive: true }, (_event, name) => {
+        if (name && IGNORED.test(name)) return
+        if (timer) clearTimeout(timer)
+        timer = setTimeout(() => {
+          process.stderr.write(`rrq: ${name ?? "a file"} changed; restarting the worker\n`)
+          if (child) {
+            restarting = true
+            child.kill("SIGTERM")
+          } else start()
+        }, 300)
+      })
+      const stop = () => {
+        stopped = true
+        watcher.close()
+        if (timer) clearTimeout(timer)
+        if (child) child.kill("SIGTERM")
+        else resume(Effect.void)
+      }
+      process.once("SIGINT", stop)
+      process.once("SIGTERM", stop)
+      start()
+    }).pipe(Effect.uninterruptible)
+  })
+
+/**
+ * Runs a command to its end and resolves with the process's exit code (0, 1 a
+ * failed check or runtime error, 2 bad usage), its failure reported on stderr in
+ * one line. The first SIGINT/SIGTERM interrupts it: a worker shuts down gracefully.
+ */
+const main = (program: Effect.Effect<void, unknown>): Promise<number> =>
+  new Promise((done) => {
+    const fiber = Effect.runFork(program.pipe(Effect.provide(stderrLogger)))
+    const interrupt = () => fiber.unsafeInterruptAsFork(fiber.id())
+    process.once("SIGINT", interrupt)
+    process.once("SIGTERM", interrupt)
+    fiber.addObserver((exit) => {
+      if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return done(0)
+      const error = Cause.squash(exit.cause)
+      process.stderr.write(`rrq: ${messageOf(error)}\n`)
+      done(error instanceof Common.UsageError ? 2 : 1)
+    })
+  })
+
+export const run = (flags: RunFlags): Promise<number> => main(runWorker(flags))
+
+export const watch = (flags: WatchFlags): Promise<number> => main(watchWorker(flags))
