@@ -3,7 +3,6 @@
  * name), read them, wait for their results across processes, cancel them.
  */
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -25,7 +24,7 @@ import { toNewJob } from "./internal/newJob.js"
 import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { type CancelOutcome, JobStore } from "./JobStore.js"
-import { RrqSettings } from "./Settings.js"
+import { type DurationInput, parseDuration, RrqSettings } from "./Settings.js"
 
 /** A job that was enqueued: where it lives, and whether this call created it. */
 export class Enqueued<R = unknown> extends JobRef {
@@ -48,11 +47,12 @@ export interface EnqueueRequest {
 }
 
 export interface WaitOptions {
-  /** Give up with `WaitTimeout` after this long (default: wait forever). */
-  readonly timeout?: Duration.DurationInput
+  /** Give up with `WaitTimeout` after this long (`"5s"`, `"1 minute"`, ms; default: wait forever). */
+  readonly timeout?: DurationInput
 }
 
-export type WaitError = WaitTimeout | JobFailed | JobNotFound | CorruptedJob | JobStoreError | InvalidParams
+/** `InvalidOptions`: a `timeout` that is no duration; `InvalidParams`: a result that fails the definition's Schema. */
+export type WaitError = WaitTimeout | JobFailed | JobNotFound | CorruptedJob | JobStoreError | InvalidParams | InvalidOptions
 
 export interface RrqClientShape {
   readonly enqueue: {
@@ -132,7 +132,10 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
 
   const waitForResult = <R>(ref: Enqueued<R> | JobRef, options: WaitOptions = {}): Effect.Effect<R, WaitError> => {
     const decode = ref instanceof Enqueued ? ref.decodeResult : (identity as Enqueued<R>["decodeResult"])
-    const timeoutMs = options.timeout === undefined ? undefined : Duration.toMillis(options.timeout)
+    const ms = options.timeout === undefined ? Either.right(Infinity) : parseDuration(options.timeout, "timeout")
+    if (Either.isLeft(ms)) return Effect.fail(ms.left)
+    // Duration.infinity waits forever, like no timeout
+    const timeoutMs = Number.isFinite(ms.right) ? Math.round(ms.right) : undefined
     // One look at the job: Some(result) when terminal; else wait for its event (or the re-check) and None.
     const look: Effect.Effect<Option.Option<R>, WaitError> = Effect.scoped(
       Effect.gen(function*() {

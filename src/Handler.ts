@@ -2,13 +2,15 @@
  * Handlers: what a worker runs for a function name. A handler may return an
  * Effect, a Promise or a plain value, so `async (params, ctx) => ...` works as is.
  */
-import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type { RrqClientShape } from "./Client.js"
-import type * as Layer from "effect/Layer"
+import { InvalidOptions } from "./Errors.js"
+import { durationMs } from "./internal/newJob.js"
 import type * as JobDefinition from "./JobDefinition.js"
-import type { SettingsInput } from "./Settings.js"
+import type { DurationInput, SettingsInput } from "./Settings.js"
 
 /** What a handler knows about the job it runs. */
 export interface JobContext {
@@ -31,8 +33,8 @@ export type HandlerResult<A, E, R> = Effect.Effect<A, E, R> | PromiseLike<A> | A
 export type HandlerFn<P, A, E = unknown, R = never> = (params: P, ctx: JobContext) => HandlerResult<A, E, R>
 
 export interface HandlerOptions {
-  /** Per-attempt timeout; a job's own `timeout` takes precedence. */
-  readonly timeout?: Duration.DurationInput
+  /** Per-attempt timeout (`"30s"`, `"5 minutes"`, ms); a job's own `timeout` takes precedence. */
+  readonly timeout?: DurationInput
   /** Total attempts, overriding the job record's. */
   readonly maxRetries?: number
   /** Retry (with backoff) on timeout instead of dead-lettering. */
@@ -50,22 +52,36 @@ export interface Handler<R = never> {
   readonly call: (params: unknown, ctx: JobContext) => HandlerResult<unknown, unknown, R>
 }
 
+// Handlers are built when a module loads, outside any Effect: bad options throw InvalidOptions (an Error).
 const build = <R>(
+  caller: string,
   params: Schema.Schema<any, any>,
   result: Schema.Schema<any, any>,
   options: HandlerOptions,
   f: (params: unknown, ctx: JobContext) => unknown
-): Handler<R> => ({
-  _tag: "Handler",
-  params,
-  result,
-  timeoutMs: options.timeout === undefined ? undefined : Duration.toMillis(options.timeout),
-  maxRetries: options.maxRetries,
-  retryOnTimeout: options.retryOnTimeout ?? false,
-  call: f as Handler<R>["call"]
-})
+): Handler<R> => {
+  const timeoutMs = durationMs("timeout", options.timeout, 1)
+  if (Either.isLeft(timeoutMs)) throw new InvalidOptions({ message: `${caller}: ${timeoutMs.left.message}` })
+  const maxRetries = options.maxRetries
+  if (maxRetries !== undefined && !(Number.isInteger(maxRetries) && maxRetries >= 1)) {
+    throw new InvalidOptions({ message: `${caller}: maxRetries must be an integer ≥ 1, got ${maxRetries}` })
+  }
+  if (typeof f !== "function") throw new InvalidOptions({ message: `${caller}: the handler must be a function` })
+  return {
+    _tag: "Handler",
+    params,
+    result,
+    timeoutMs: timeoutMs.right,
+    maxRetries,
+    retryOnTimeout: options.retryOnTimeout ?? false,
+    call: f as Handler<R>["call"]
+  }
+}
 
-/** A handler for a bare function name, with optional Schemas for params and result. */
+/**
+ * A handler for a bare function name, with optional Schemas for params and result.
+ * Throws `InvalidOptions` for an invalid option (e.g. a timeout that is no duration).
+ */
 export const make = <P = unknown, PI = unknown, A = unknown, AI = unknown, E = unknown, R = never>(
   options: HandlerOptions & {
     readonly params?: Schema.Schema<P, PI>
@@ -73,7 +89,7 @@ export const make = <P = unknown, PI = unknown, A = unknown, AI = unknown, E = u
   },
   f: HandlerFn<P, A, E, R>
 ): Handler<R> =>
-  build<R>(options.params ?? Schema.Unknown, options.result ?? Schema.Unknown, options, f as never)
+  build<R>("Handler.make", options.params ?? Schema.Unknown, options.result ?? Schema.Unknown, options, f as never)
 
 /** A handler for a job definition: params and result typed by its Schemas, its defaults applied. */
 export const forJob = <D extends JobDefinition.Any, E = unknown, R = never>(
@@ -81,7 +97,7 @@ export const forJob = <D extends JobDefinition.Any, E = unknown, R = never>(
   f: HandlerFn<JobDefinition.Params<D>, JobDefinition.Result<D>, E, R>,
   options: HandlerOptions = {}
 ): Handler<R> =>
-  build<R>(definition.params, definition.result, {
+  build<R>(`Handler.forJob('${definition.name}')`, definition.params, definition.result, {
     ...(definition.timeout === undefined ? {} : { timeout: definition.timeout }),
     ...options
   }, f as never)
@@ -92,10 +108,19 @@ export const isHandler = (u: unknown): u is Handler<any> =>
 /** Handlers by function name: a `Handler`, or a plain function `(params, ctx) => ...`. */
 export type Handlers<R = never> = Readonly<Record<string, Handler<R> | ((params: any, ctx: JobContext) => unknown)>>
 
-/** Normalises a handler map: plain functions become handlers with no Schemas. */
+/**
+ * Normalises a handler map: plain functions become handlers with no Schemas.
+ * Throws `InvalidOptions` naming an entry that is neither.
+ */
 export const registry = <R>(handlers: Handlers<R>): ReadonlyMap<string, Handler<R>> =>
   new Map(
-    Object.entries(handlers).map(([name, h]) => [name, isHandler(h) ? h : make({}, h as HandlerFn<unknown, unknown>)])
+    Object.entries(handlers).map(([name, h]) => {
+      if (isHandler(h)) return [name, h]
+      if (typeof h !== "function") {
+        throw new InvalidOptions({ message: `handler '${name}' is neither a function nor Handler.make(...)` })
+      }
+      return [name, make({}, h as HandlerFn<unknown, unknown>)]
+    })
   )
 
 /** The default export of a settings file (`rrq worker run --settings FILE`). */

@@ -3,12 +3,12 @@
  * the options accepted when enqueueing.
  */
 import { Buffer } from "node:buffer"
-import type * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { CorruptedJob, InvalidOptions } from "./Errors.js"
 import { isValidQueueName } from "./Keys.js"
+import type { DurationInput } from "./Settings.js"
 
 export const JobId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256), Schema.brand("rrq/JobId"))
 export type JobId = typeof JobId.Type
@@ -108,16 +108,16 @@ export interface EnqueueOptions {
   readonly queue?: string
   /** A caller-chosen id; enqueueing an existing id fails with `DuplicateJob`. */
   readonly jobId?: string
-  /** Run no earlier than this long from now (at most a Date's range, 8.64e15 ms). */
-  readonly deferBy?: Duration.DurationInput
+  /** Run no earlier than this long from now (`"2s"`, `"5 minutes"`, ms; at most a Date's range, 8.64e15 ms). */
+  readonly deferBy?: DurationInput
   /** Run no earlier than this instant (a Date, or epoch ms within a Date's range). */
   readonly deferUntil?: Date | number
   /** Total attempts allowed (≥ 1). */
   readonly maxRetries?: number
   /** Per-attempt timeout. */
-  readonly timeout?: Duration.DurationInput
+  readonly timeout?: DurationInput
   /** How long the finished record is kept (0: forever). */
-  readonly resultTtl?: Duration.DurationInput
+  readonly resultTtl?: DurationInput
   /** At most one job per key is pending or running; later ones wait for the holder. */
   readonly uniqueKey?: string
   /** A second enqueue with this key returns the existing job. */

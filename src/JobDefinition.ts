@@ -10,8 +10,11 @@
  * })
  * ```
  */
-import type * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import { InvalidOptions } from "./Errors.js"
+import { durationMs } from "./internal/newJob.js"
+import type { DurationInput } from "./Settings.js"
 
 export interface JobDefinition<P, PI, R, RI> {
   readonly _tag: "JobDefinition"
@@ -20,8 +23,8 @@ export interface JobDefinition<P, PI, R, RI> {
   readonly result: Schema.Schema<R, RI>
   readonly queue?: string | undefined
   readonly maxRetries?: number | undefined
-  readonly timeout?: Duration.DurationInput | undefined
-  readonly resultTtl?: Duration.DurationInput | undefined
+  readonly timeout?: DurationInput | undefined
+  readonly resultTtl?: DurationInput | undefined
 }
 
 /** Any job definition, whatever its Schemas. */
@@ -36,16 +39,24 @@ export const make = <P = unknown, PI = unknown, R = unknown, RI = unknown>(
     readonly result?: Schema.Schema<R, RI>
     readonly queue?: string
     readonly maxRetries?: number
-    readonly timeout?: Duration.DurationInput
-    readonly resultTtl?: Duration.DurationInput
+    readonly timeout?: DurationInput
+    readonly resultTtl?: DurationInput
   } = {}
-): JobDefinition<P, PI, R, RI> => ({
-  _tag: "JobDefinition",
-  name,
-  params: (options.params ?? Schema.Unknown) as Schema.Schema<P, PI>,
-  result: (options.result ?? Schema.Unknown) as Schema.Schema<R, RI>,
-  queue: options.queue,
-  maxRetries: options.maxRetries,
-  timeout: options.timeout,
-  resultTtl: options.resultTtl
-})
+): JobDefinition<P, PI, R, RI> => {
+  // a definition is a module-level constant: a bad duration is reported where it is written,
+  // not at the first enqueue (throws InvalidOptions, an Error)
+  for (const [option, min] of [["timeout", 1], ["resultTtl", 0]] as const) {
+    const ms = durationMs(option, options[option], min)
+    if (Either.isLeft(ms)) throw new InvalidOptions({ message: `JobDefinition.make('${name}'): ${ms.left.message}` })
+  }
+  return {
+    _tag: "JobDefinition",
+    name,
+    params: (options.params ?? Schema.Unknown) as Schema.Schema<P, PI>,
+    result: (options.result ?? Schema.Unknown) as Schema.Schema<R, RI>,
+    queue: options.queue,
+    maxRetries: options.maxRetries,
+    timeout: options.timeout,
+    resultTtl: options.resultTtl
+  }
+}

@@ -1,7 +1,8 @@
 /**
  * RrqSettings: every tunable of rrq with RRQ's defaults (DESIGN §4–§5).
- * Durations are accepted as any `Duration.DurationInput` (`"5 seconds"`, `5000`)
- * or as short strings (`"500ms"`, `"2s"`, `"5m"`, `"1h"`), and stored as milliseconds.
+ * Durations are accepted as a `DurationInput`: any `Duration.DurationInput`
+ * (`"5 seconds"`, `5000`) or a short string (`"500ms"`, `"2s"`, `"5m"`, `"1h"`),
+ * and stored as milliseconds.
  */
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -13,6 +14,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { InvalidOptions } from "./Errors.js"
+import { isValidQueueName } from "./Keys.js"
 
 export interface Settings {
   readonly redisUrl: string
@@ -42,6 +44,12 @@ export interface Settings {
   readonly retryJitter: boolean
   readonly shutdownGraceMs: number
   readonly healthIntervalMs: number
+  /**
+   * A job whose function has no handler here: `fail` dead-letters it at once (RRQ's way);
+   * `retry` retries it with the backoff, counting an attempt, so that during a rolling
+   * deploy a newer worker can still run it.
+   */
+  readonly unknownFunction: "fail" | "retry"
 }
 
 export const defaults: Settings = {
@@ -65,7 +73,8 @@ export const defaults: Settings = {
   retryMaxMs: 3_600_000,
   retryJitter: false,
   shutdownGraceMs: 10_000,
-  healthIntervalMs: 10_000
+  healthIntervalMs: 10_000,
+  unknownFunction: "fail"
 }
 
 const durationKeys = [
@@ -85,16 +94,28 @@ const durationKeys = [
 
 type DurationKey = (typeof durationKeys)[number]
 
+/**
+ * A duration as every rrq option takes it: an Effect duration (`"5 seconds"`,
+ * `Duration.seconds(5)`), a number of milliseconds, or a short string
+ * (`"500ms"`, `"2s"`, `"5m"`, `"1h"`, `"1d"`).
+ */
+export type DurationInput = Duration.DurationInput | `${number}${"ms" | "s" | "m" | "h" | "d"}`
+
 /** What a user may pass: any subset, durations in any accepted form. */
 export type SettingsInput = {
-  readonly [K in keyof Settings]?: K extends DurationKey ? Duration.DurationInput | string : Settings[K]
+  readonly [K in keyof Settings]?: K extends DurationKey ? DurationInput : Settings[K]
 }
 
 const shortDuration = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/
 const unitMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 
-/** Parses `500ms`, `2s`, `5m`, `1h`, `1d`, a number of milliseconds, or any Effect duration. */
-export const parseDuration = (input: Duration.DurationInput | string): Either.Either<number, string> => {
+/**
+ * Parses `500ms`, `2s`, `5m`, `1h`, `1d`, a number of milliseconds (or a numeric
+ * string), or any Effect duration. `option` names the option in the error message.
+ */
+export const parseDuration = (input: DurationInput | string, option?: string): Either.Either<number, InvalidOptions> => {
+  const invalid = (why: string) =>
+    Either.left(new InvalidOptions({ message: `${option === undefined ? "" : `${option}: `}invalid duration '${String(input)}' ${why}` }))
   // Effect clamps negative (and NaN) durations to zero; such a value is a mistake worth reporting.
   const bad = (n: number | bigint) => (typeof n === "bigint" ? n < 0n : !(n >= 0))
   if (
@@ -103,16 +124,15 @@ export const parseDuration = (input: Duration.DurationInput | string): Either.Ei
     (Array.isArray(input) && input.some(bad)) ||
     (typeof input === "string" && /^\s*(-|nan)/i.test(input))
   ) {
-    return Either.left(`invalid duration '${String(input)}' (negative or not a number)`)
+    return invalid("(negative or not a number)")
   }
   if (typeof input === "string") {
     const m = shortDuration.exec(input)
     if (m) return Either.right(Number(m[1]) * unitMs[m[2] as keyof typeof unitMs])
     if (/^\s*\d+(\.\d+)?\s*$/.test(input)) return Either.right(Number(input))
   }
-  const decoded = Duration.decodeUnknown(input)
-  return Option.match(decoded, {
-    onNone: () => Either.left(`invalid duration '${String(input)}' (use e.g. 500ms, 2s, 5m, 1h)`),
+  return Option.match(Duration.decodeUnknown(input), {
+    onNone: () => invalid("(use e.g. 500ms, 2s, 5m, 1h)"),
     onSome: (d) => Either.right(Duration.toMillis(d))
   })
 }
@@ -120,43 +140,66 @@ export const parseDuration = (input: Duration.DurationInput | string): Either.Ei
 const positiveInts = ["defaultMaxRetries", "maxPayloadBytes", "concurrency"] as const
 const nonNegativeInts = ["maxStalls"] as const
 
+const invalid = (message: string) => Either.left(new InvalidOptions({ message }))
+
+const describe = (value: unknown) =>
+  typeof value === "string" ? `the string '${value}'` : typeof value === "object" ? (value === null ? "null" : "an object") : `${typeof value} ${String(value)}`
+
+/** What ioredis connects to: a redis:// or rediss:// URL, or the path of a Unix socket. */
+const checkRedisUrl = (url: string): string | undefined => {
+  if (url.startsWith("/")) return undefined
+  if (!/^rediss?:\/\//i.test(url)) {
+    return `redisUrl must be a redis:// or rediss:// URL (or a Unix socket path starting with /), got '${redact(url)}'`
+  }
+  try {
+    new URL(url)
+    return undefined
+  } catch {
+    return `redisUrl is not a valid URL: '${redact(url)}'`
+  }
+}
+
+// a rejected URL may still hold a password: never echo it
+const redact = (url: string) => url.replace(/\/\/([^@/]*)@/, "//***@")
+
 /** Merges a partial input over the defaults and validates the result. */
 export const resolve = (input: SettingsInput = {}): Either.Either<Settings, InvalidOptions> => {
   const out: Record<string, unknown> = { ...defaults }
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined) continue
-    if (!(key in defaults)) return Either.left(new InvalidOptions({ message: `unknown setting '${key}'` }))
+    if (!(key in defaults)) return invalid(`unknown setting '${key}'`)
     if ((durationKeys as ReadonlyArray<string>).includes(key)) {
-      const ms = parseDuration(value as Duration.DurationInput)
-      if (Either.isLeft(ms)) return Either.left(new InvalidOptions({ message: `${key}: ${ms.left}` }))
-      if (!(ms.right >= 0) || !Number.isFinite(ms.right)) {
-        return Either.left(new InvalidOptions({ message: `${key} must be a finite, non-negative duration` }))
-      }
+      const ms = parseDuration(value as DurationInput, key)
+      if (Either.isLeft(ms)) return Either.left(ms.left)
+      if (!(ms.right >= 0) || !Number.isFinite(ms.right)) return invalid(`${key} must be a finite, non-negative duration`)
       out[key] = ms.right
-    } else {
-      out[key] = value
+      continue
     }
+    // settings files and plain-JS callers are not type-checked: a "5" where 5 belongs is a mistake
+    const expected = typeof defaults[key as keyof Settings]
+    if (typeof value !== expected) return invalid(`${key} must be a ${expected}, got ${describe(value)}`)
+    out[key] = value
   }
   const s = out as unknown as Settings
   for (const key of positiveInts) {
-    if (!Number.isInteger(s[key]) || s[key] < 1) {
-      return Either.left(new InvalidOptions({ message: `${key} must be an integer ≥ 1, got ${s[key]}` }))
-    }
+    if (!Number.isInteger(s[key]) || s[key] < 1) return invalid(`${key} must be an integer ≥ 1, got ${s[key]}`)
   }
   for (const key of nonNegativeInts) {
-    if (!Number.isInteger(s[key]) || s[key] < 0) {
-      return Either.left(new InvalidOptions({ message: `${key} must be an integer ≥ 0, got ${s[key]}` }))
-    }
+    if (!Number.isInteger(s[key]) || s[key] < 0) return invalid(`${key} must be an integer ≥ 0, got ${s[key]}`)
   }
   for (const key of ["defaultTimeoutMs", "leaseMs", "uniqueLockTtlMs", "idempotencyTtlMs", "pollDelayMs", "recoverIntervalMs", "healthIntervalMs"] as const) {
-    if (s[key] < 1) return Either.left(new InvalidOptions({ message: `${key} must be at least 1ms` }))
+    if (s[key] < 1) return invalid(`${key} must be at least 1ms`)
   }
-  if (!(s.pollJitter >= 0 && s.pollJitter <= 1)) {
-    return Either.left(new InvalidOptions({ message: "pollJitter must be between 0 and 1" }))
+  if (!(s.pollJitter >= 0 && s.pollJitter <= 1)) return invalid("pollJitter must be between 0 and 1")
+  if (s.keyPrefix.length === 0 || /[{}]/.test(s.keyPrefix)) return invalid("keyPrefix must be non-empty and without braces")
+  if (!isValidQueueName(s.defaultQueue)) {
+    return invalid(`defaultQueue: invalid queue name '${s.defaultQueue}' (1 to 200 characters, no braces or whitespace)`)
   }
-  if (s.keyPrefix.length === 0 || /[{}]/.test(s.keyPrefix)) {
-    return Either.left(new InvalidOptions({ message: "keyPrefix must be non-empty and without braces" }))
+  if (s.unknownFunction !== "fail" && s.unknownFunction !== "retry") {
+    return invalid(`unknownFunction must be 'fail' or 'retry', got '${s.unknownFunction}'`)
   }
+  const badUrl = checkRedisUrl(s.redisUrl)
+  if (badUrl !== undefined) return invalid(badUrl)
   return Either.right(s)
 }
 

@@ -333,3 +333,39 @@ describe("RedisClient over TLS", () => {
       )
     ), 30_000)
 })
+
+describe("RedisClient over a Unix socket", () => {
+  let server: RedisServer | undefined
+  let socket = ""
+
+  beforeAll(async () => {
+    socket = join(mkdtempSync(join(tmpdir(), "rrq-sock-")), "redis.sock")
+    server = await startRedis(["--unixsocket", socket, "--unixsocketperm", "700"])
+  }, 30_000)
+
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  // Settings.resolve accepts a socket path as redisUrl (ioredis connects to it; `?db=` selects a database)
+  it.live("redisUrl as a socket path (?db=4): a job round trip, keys in db 4", () =>
+    Effect.gen(function*() {
+      const prefix = uniquePrefix("sock")
+      const ref = yield* Effect.scoped(Effect.gen(function*() {
+        const c = yield* RrqClient
+        yield* Worker.make({ handlers: { echo: (p: unknown) => p } })
+        const ref = yield* c.enqueue("echo", { over: "unix" })
+        expect(yield* c.waitForResult(ref, { timeout: "10 seconds" })).toEqual({ over: "unix" })
+        return ref
+      })).pipe(
+        Effect.provide(
+          Client.layer.pipe(
+            Layer.provideMerge(Store.layerRedis.pipe(Layer.provide(Redis.layerFromSettings))),
+            Layer.provideMerge(Settings.layer({ ...fast, redisUrl: `${socket}?db=4`, keyPrefix: prefix }))
+          )
+        )
+      )
+      const db4 = yield* raw(`redis://127.0.0.1:${server!.port}/4`)
+      expect(yield* Effect.promise(() => db4.hget(`${prefix}:{default}:job:${ref.id}`, "status"))).toBe("COMPLETED")
+    }).pipe(Effect.scoped), 30_000)
+})

@@ -22,7 +22,10 @@ const rejected = (input: Settings.SettingsInput): string => {
   return r.left.message
 }
 
-const parsed = (input: Duration.DurationInput | string) => Settings.parseDuration(input)
+const parsed = (input: Settings.DurationInput | string) => Settings.parseDuration(input)
+
+/** Input a type-checked caller could not write: what settings files and RRQ_* variables may hold. */
+const loose = (input: Record<string, unknown>) => input as Settings.SettingsInput
 
 const SECOND = 1_000
 const MINUTE = 60 * SECOND
@@ -84,7 +87,8 @@ describe("Settings.resolve", () => {
       retryMaxMs: HOUR,
       retryJitter: false,
       shutdownGraceMs: 10 * SECOND,
-      healthIntervalMs: 10 * SECOND
+      healthIntervalMs: 10 * SECOND,
+      unknownFunction: "fail"
     })
   })
 
@@ -102,7 +106,7 @@ describe("Settings.resolve", () => {
   })
 
   it("durations accept 500ms, 2s, 5m, 1h, 1d, numbers of ms, numeric strings and Effect durations", () => {
-    const s = right({
+    const s = right(loose({
       pollDelayMs: "500ms",
       leaseMs: "2s",
       recoverIntervalMs: "5m",
@@ -115,7 +119,7 @@ describe("Settings.resolve", () => {
       uniqueLockTtlMs: "1.5s",
       idempotencyTtlMs: " 2 m ",
       defaultResultTtlMs: 0
-    })
+    }))
     expect(s).toMatchObject({
       pollDelayMs: 500,
       leaseMs: 2 * SECOND,
@@ -136,14 +140,15 @@ describe("Settings.resolve", () => {
     expect(rejected({ leaseMs: -1 })).toContain("leaseMs")
     expect(rejected({ shutdownGraceMs: "-5s" })).toContain("shutdownGraceMs")
     expect(rejected({ retryBaseMs: "-5 seconds" })).toContain("retryBaseMs")
-    expect(rejected({ defaultResultTtlMs: " -1" })).toContain("defaultResultTtlMs")
+    expect(rejected(loose({ defaultResultTtlMs: " -1" }))).toContain("defaultResultTtlMs")
     expect(rejected({ pollDelayMs: -0.5 })).toContain("pollDelayMs")
   })
 
   it("durations that are not durations are rejected", () => {
-    expect(rejected({ leaseMs: "soon" })).toContain("leaseMs")
-    expect(rejected({ leaseMs: "5 parsecs" })).toContain("leaseMs")
-    expect(rejected({ leaseMs: "" })).toContain("leaseMs")
+    expect(rejected(loose({ leaseMs: "soon" }))).toBe("leaseMs: invalid duration 'soon' (use e.g. 500ms, 2s, 5m, 1h)")
+    expect(rejected(loose({ leaseMs: "5 parsecs" }))).toContain("leaseMs")
+    expect(rejected(loose({ leaseMs: "" }))).toContain("leaseMs")
+    expect(rejected(loose({ leaseMs: true }))).toContain("leaseMs")
     expect(rejected({ defaultTimeoutMs: Infinity })).toContain("defaultTimeoutMs")
     expect(rejected({ defaultTimeoutMs: Duration.infinity })).toContain("defaultTimeoutMs")
   })
@@ -214,11 +219,44 @@ describe("Settings.resolve", () => {
   it("defaultTimeoutMs 0 is rejected like a per-job timeout of 0", () => {
     expect(rejected({ defaultTimeoutMs: 0 })).toContain("defaultTimeoutMs")
   })
+
+  it("a value of the wrong type is rejected with its key named", () => {
+    expect(rejected(loose({ concurrency: "5" }))).toBe("concurrency must be a number, got the string '5'")
+    expect(rejected(loose({ retryJitter: "true" }))).toContain("retryJitter must be a boolean")
+    expect(rejected(loose({ keyPrefix: 5 }))).toContain("keyPrefix must be a string")
+    expect(rejected(loose({ redisUrl: null }))).toContain("redisUrl must be a string, got null")
+    expect(rejected(loose({ maxStalls: {} }))).toContain("maxStalls must be a number, got an object")
+    expect(rejected(loose({ unknownFunction: 1 }))).toContain("unknownFunction must be a string")
+  })
+
+  it("redisUrl must be redis://, rediss:// or a Unix socket path (what ioredis connects to)", () => {
+    expect(rejected({ redisUrl: "http://x" })).toContain("redisUrl must be a redis:// or rediss:// URL")
+    expect(rejected({ redisUrl: "localhost:6379" })).toContain("redisUrl")
+    expect(rejected({ redisUrl: "unix:///tmp/redis.sock" })).toContain("redisUrl")
+    expect(rejected({ redisUrl: "" })).toContain("redisUrl")
+    expect(rejected({ redisUrl: "redis://[oops" })).toContain("redisUrl is not a valid URL")
+    // a password in a refused URL is not echoed
+    expect(rejected({ redisUrl: "http://user:hunter2@host" })).not.toContain("hunter2")
+    expect(right({ redisUrl: "redis://u:p@host:6380/2" }).redisUrl).toBe("redis://u:p@host:6380/2")
+    expect(right({ redisUrl: "REDISS://host" }).redisUrl).toBe("REDISS://host")
+    expect(right({ redisUrl: "/run/redis/redis.sock" }).redisUrl).toBe("/run/redis/redis.sock")
+  })
+
+  it("unknownFunction is 'fail' (the default) or 'retry'", () => {
+    expect(right().unknownFunction).toBe("fail")
+    expect(right({ unknownFunction: "retry" }).unknownFunction).toBe("retry")
+    expect(rejected(loose({ unknownFunction: "skip" }))).toBe("unknownFunction must be 'fail' or 'retry', got 'skip'")
+  })
+
+  it("defaultQueue must be a valid queue name", () => {
+    expect(rejected({ defaultQueue: "" })).toContain("defaultQueue")
+    expect(rejected({ defaultQueue: "a b" })).toContain("defaultQueue")
+  })
 })
 
 describe("Settings.parseDuration", () => {
   it("parses the short forms, numbers and Effect durations to milliseconds", () => {
-    const cases: ReadonlyArray<readonly [Duration.DurationInput | string, number]> = [
+    const cases: ReadonlyArray<readonly [Settings.DurationInput | string, number]> = [
       ["500ms", 500],
       ["2s", 2_000],
       ["5m", 5 * MINUTE],
@@ -246,14 +284,22 @@ describe("Settings.parseDuration", () => {
     }
   })
 
-  it("rejects negatives and nonsense with a message naming the input", () => {
+  it("rejects negatives and nonsense with an InvalidOptions naming the input", () => {
     for (const input of ["-1s", "-5 seconds", " -2", "soon", "5 parsecs", "5S", "1w", "", "ms", "1.2.3s"]) {
       const r = parsed(input)
       expect(Either.isLeft(r), `parseDuration(${JSON.stringify(input)})`).toBe(true)
-      if (Either.isLeft(r)) expect(r.left).toContain(input.trim() === "" ? "''" : input)
+      if (Either.isLeft(r)) {
+        expect(r.left).toBeInstanceOf(InvalidOptions)
+        expect(r.left.message).toContain(input.trim() === "" ? "''" : input)
+      }
     }
     const neg = parsed(-1)
-    expect(Either.isLeft(neg) && neg.left).toContain("negative")
+    expect(Either.isLeft(neg) && neg.left.message).toContain("negative")
+  })
+
+  it("names the option when given one", () => {
+    const r = Settings.parseDuration("x", "timeout")
+    expect(Either.isLeft(r) && r.left.message).toBe("timeout: invalid duration 'x' (use e.g. 500ms, 2s, 5m, 1h)")
   })
 })
 
@@ -341,6 +387,7 @@ describe("Settings layers", () => {
         RRQ_POLL_DELAY_MS: "2s",
         RRQ_RETRY_JITTER: "true",
         RRQ_KEY_PREFIX: "envq",
+        RRQ_UNKNOWN_FUNCTION: "retry",
         // not ours: must be ignored
         CONCURRENCY: "99",
         concurrency: "98"
@@ -355,7 +402,8 @@ describe("Settings layers", () => {
           defaultMaxRetries: 9,
           pollDelayMs: 2_000,
           retryJitter: true,
-          keyPrefix: "envq"
+          keyPrefix: "envq",
+          unknownFunction: "retry"
         })
         // the overrides fill in what the environment does not set
         const o = yield* Effect.provide(Settings.RrqSettings, Settings.layerFromEnv({ shutdownGraceMs: "1s", concurrency: 2 }))
@@ -366,6 +414,14 @@ describe("Settings layers", () => {
           Effect.flip(Effect.provide(Settings.RrqSettings, Settings.layerFromEnv()))
         )
         expect(bad._tag).toBe("InvalidOptions")
+        for (const [name, value, key] of [["RRQ_REDIS_URL", "http://x", "redisUrl"], ["RRQ_UNKNOWN_FUNCTION", "ignore", "unknownFunction"]]) {
+          const e = yield* withEnv(
+            { [name!]: value! },
+            Effect.flip(Effect.provide(Settings.RrqSettings, Settings.layerFromEnv()))
+          )
+          expect(e._tag).toBe("InvalidOptions")
+          expect(e.message).toContain(key)
+        }
       })
     ))
 

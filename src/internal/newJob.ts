@@ -2,24 +2,28 @@
  * From an enqueue request to a `NewJob` the store can write: params encoded by
  * the definition's Schema and serialised, options validated and resolved.
  */
-import type * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import type { EnqueueRequest } from "../Client.js"
 import { InvalidOptions, InvalidParams } from "../Errors.js"
 import { type NewJob, oversize } from "../Job.js"
-import { parseDuration, type Settings } from "../Settings.js"
+import { type DurationInput, parseDuration, type Settings } from "../Settings.js"
 
-const durationMs = (name: string, input: Duration.DurationInput | undefined, min: number) => {
+/**
+ * A duration option in whole milliseconds, at least `min` and finite; `name` names it
+ * in the error. Shared by every option that takes a duration (enqueue, Handler, wait).
+ */
+export const durationMs = (
+  name: string,
+  input: DurationInput | undefined,
+  min: number
+): Either.Either<number | undefined, InvalidOptions> => {
   if (input === undefined) return Either.right(undefined)
-  return Either.flatMap(
-    Either.mapLeft(parseDuration(input), (m) => new InvalidOptions({ message: `${name}: ${m}` })),
-    (ms) =>
-      Number.isFinite(ms) && ms >= min
-        ? Either.right(Math.round(ms))
-        : Either.left(new InvalidOptions({ message: `${name} must be ${min > 0 ? "positive" : "≥ 0"}, got ${ms}ms` }))
-  )
+  return Either.flatMap(parseDuration(input, name), (ms) =>
+    Number.isFinite(ms) && ms >= min
+      ? Either.right(Math.round(ms))
+      : Either.left(new InvalidOptions({ message: `${name} must be ${min > 0 ? "positive" : "≥ 0"}, got ${ms}ms` })))
 }
 
 /** Serialises params to JSON text, refusing what JSON cannot carry and what is too big. */
