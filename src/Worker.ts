@@ -29,9 +29,10 @@ import type * as Scope from "effect/Scope"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
-import { FailJob, JobStoreError, RedisError, RetryJob } from "./Errors.js"
+import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
 import * as Handler from "./Handler.js"
 import { JobRef } from "./Job.js"
+import { isValidQueueName } from "./Keys.js"
 import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
 import { RetryPolicy } from "./Retry.js"
 import * as Retry from "./Retry.js"
@@ -74,21 +75,35 @@ export interface WorkerShape {
 
 export class Worker extends Context.Tag("rrq/Worker")<Worker, WorkerShape>() {}
 
-interface QueueWeight {
+export interface QueueWeight {
   readonly name: string
   readonly weight: number
 }
 
 /** Parses `name` or `name:weight` (weight a positive number). */
-export const parseQueue = (spec: string): Either.Either<QueueWeight, string> => {
+export const parseQueue = (spec: string): Either.Either<QueueWeight, InvalidOptions> => {
   const i = spec.lastIndexOf(":")
-  if (i < 0) return Either.right({ name: spec, weight: 1 })
-  const weight = Number(spec.slice(i + 1))
+  const name = i < 0 ? spec : spec.slice(0, i)
+  const weight = i < 0 ? 1 : Number(spec.slice(i + 1))
   if (!(weight > 0) || !Number.isFinite(weight)) {
-    return Either.left(`invalid queue weight in '${spec}' (use name:weight with a positive weight)`)
+    return Either.left(
+      new InvalidOptions({ message: `invalid queue weight in '${spec}' (use name:weight with a positive weight)` })
+    )
   }
-  return Either.right({ name: spec.slice(0, i), weight })
+  if (!isValidQueueName(name)) {
+    return Either.left(
+      new InvalidOptions({ message: `invalid queue name in '${spec}' (1 to 200 characters, no braces or whitespace)` })
+    )
+  }
+  return Either.right({ name, weight })
 }
+
+/** Recognised by `_tag`, not `instanceof`: a settings file may load a second copy of rrq. */
+const tagged = (e: unknown, tag: "RetryJob" | "FailJob"): e is { readonly _tag: string } & Record<string, unknown> =>
+  typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === tag
+
+const reasonOf = (e: Record<string, unknown>, fallback: string): string =>
+  typeof e.reason === "string" ? e.reason : typeof e.message === "string" && e.message !== "" ? e.message : fallback
 
 /** The order to try the queues in this round: strict, fair rotation, or weighted random. */
 const queueOrder = (queues: ReadonlyArray<QueueWeight>, strict: boolean) => {
@@ -188,7 +203,7 @@ const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toStrin
  */
 export const make = <R = never>(
   options: WorkerOptions<R>
-): Effect.Effect<WorkerShape, string, JobStore | RrqSettings | Scope.Scope | R> =>
+): Effect.Effect<WorkerShape, InvalidOptions, JobStore | RrqSettings | Scope.Scope | R> =>
   Effect.gen(function*() {
     const settings: Settings = yield* RrqSettings
     const store = yield* JobStore
@@ -198,12 +213,16 @@ export const make = <R = never>(
         Retry.exponential({ base: settings.retryBaseMs, max: settings.retryMaxMs, jitter: settings.retryJitter })
       ))
     const client = yield* Client.make.pipe(Effect.provideService(RrqSettings, settings), Effect.provideService(JobStore, store))
-    const registry = Handler.registry(options.handlers)
+    const registry = yield* Effect.try({
+      try: () => Handler.registry(options.handlers),
+      catch: (e) => e instanceof InvalidOptions ? e : new InvalidOptions({ message: `handlers: ${messageOf(e)}` })
+    })
     const specs = yield* Effect.forEach(options.queues ?? [settings.defaultQueue], (s) => parseQueue(s))
+    if (specs.length === 0) return yield* new InvalidOptions({ message: "queues must name at least one queue" })
     const queues = specs.map((q) => q.name)
     const concurrency = options.concurrency ?? settings.concurrency
     if (!Number.isInteger(concurrency) || concurrency < 1) {
-      return yield* Effect.fail(`concurrency must be an integer ≥ 1, got ${concurrency}`)
+      return yield* new InvalidOptions({ message: `concurrency must be an integer ≥ 1, got ${concurrency}` })
     }
     const id = options.workerId ?? newWorkerId()
     const nextOrder = queueOrder(specs, options.strictOrder ?? false)
@@ -341,8 +360,11 @@ export const make = <R = never>(
         }
       }
       const error = Cause.squash(exit.cause)
-      if (error instanceof RetryJob) return retry(job, handler, error.message, error.delay)
-      if (error instanceof FailJob) return fail(job, error.message)
+      if (tagged(error, "RetryJob")) {
+        const delay = typeof error.delay === "number" && error.delay >= 0 && Number.isFinite(error.delay) ? error.delay : undefined
+        return retry(job, handler, reasonOf(error, "Retry requested"), delay)
+      }
+      if (tagged(error, "FailJob")) return fail(job, reasonOf(error, "Failed"))
       return retry(job, handler, describeError(error))
     }
 
@@ -381,7 +403,9 @@ export const make = <R = never>(
       const job = entry.job
       const handler = registry.get(job.functionName)
       if (handler === undefined) {
-        return record(entry, fail(job, `No handler registered for function '${job.functionName}'`))
+        const message = `No handler registered for function '${job.functionName}'`
+        // "retry": a newer worker (a rolling deploy) may know it; the attempts still run out into the DLQ
+        return record(entry, settings.unknownFunction === "retry" ? retry(job, undefined, message) : fail(job, message))
       }
       let raw: unknown
       try {
@@ -797,7 +821,7 @@ export const make = <R = never>(
 /** Runs a worker until it is interrupted (graceful shutdown) or, in burst mode, until the work runs out. */
 export const run = <R = never>(
   options: WorkerOptions<R>
-): Effect.Effect<WorkerCounts, string, JobStore | RrqSettings | R> =>
+): Effect.Effect<WorkerCounts, InvalidOptions, JobStore | RrqSettings | R> =>
   Effect.scoped(
     Effect.gen(function*() {
       const worker = yield* make(options)
@@ -810,7 +834,10 @@ export const run = <R = never>(
 export const pool = <R = never>(
   options: WorkerOptions<R>,
   size: number
-): Effect.Effect<ReadonlyArray<WorkerShape>, string, JobStore | RrqSettings | Scope.Scope | R> => {
+): Effect.Effect<ReadonlyArray<WorkerShape>, InvalidOptions, JobStore | RrqSettings | Scope.Scope | R> => {
+  if (!Number.isInteger(size) || size < 1) {
+    return Effect.fail(new InvalidOptions({ message: `pool size must be an integer ≥ 1, got ${size}` }))
+  }
   const base = options.workerId ?? newWorkerId()
   return Effect.forEach(
     Array.from({ length: size }, (_, i) => i),
@@ -821,5 +848,5 @@ export const pool = <R = never>(
 /** The worker as a layer: starts with the layer, shuts down gracefully when its scope closes. */
 export const layer = <R = never>(
   options: WorkerOptions<R>
-): Layer.Layer<Worker, string, JobStore | RrqSettings | R> => Layer.scoped(Worker, make(options))
+): Layer.Layer<Worker, InvalidOptions, JobStore | RrqSettings | R> => Layer.scoped(Worker, make(options))
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Exit, Fiber, Layer, Option, Ref, Schema, type Scope } from "effect"
 import * as Client from "../src/Client.js"
 import { RrqClient } from "../src/Client.js"
-import { FailJob, RetryJob } from "../src/Errors.js"
+import { FailJob, InvalidOptions, RetryJob } from "../src/Errors.js"
 import * as Handler from "../src/Handler.js"
 import * as JobDefinition from "../src/JobDefinition.js"
 import { JobStore } from "../src/JobStore.js"
@@ -136,6 +136,72 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
       expect(yield* c.waitForResult(yield* c.enqueue("typed", { n: 21 }))).toBe(42)
       expect(yield* c.waitForResult(yield* c.enqueue("plain", {}))).toEqual({ plain: true })
       expect(yield* c.waitForResult(yield* c.enqueue("promise", {}))).toEqual([1, 2])
+    }))
+
+    test("FailJob and RetryJob are recognised by _tag (a second copy of rrq), thrown or failed as plain objects", Effect.gen(function*() {
+      const c = yield* RrqClient
+      yield* Worker.make({
+        handlers: {
+          thrown: () => {
+            throw { _tag: "FailJob", reason: "thrown plain" }
+          },
+          failed: () => Effect.fail({ _tag: "FailJob", reason: "failed plain" }),
+          rejected: () => Promise.reject({ _tag: "FailJob", reason: "rejected plain" }),
+          later: (_: unknown, ctx: Handler.JobContext) =>
+            ctx.attempt === 1 ? Effect.fail({ _tag: "RetryJob", delay: 150, reason: "not yet" }) : Effect.succeed(ctx.attempt)
+        }
+      })
+      for (const [fn, reason] of [["thrown", "thrown plain"], ["failed", "failed plain"], ["rejected", "rejected plain"]]) {
+        const ref = yield* c.enqueue(fn!, {}, { maxRetries: 5 })
+        expect(yield* Effect.flip(c.waitForResult(ref, { timeout: "5s" }))).toMatchObject({ _tag: "JobFailed", error: reason })
+        expect(yield* job(ref)).toMatchObject({ status: "FAILED", currentRetries: 1, lastError: reason })
+      }
+      const started = Date.now()
+      const later = yield* c.enqueue("later", {})
+      expect(yield* c.waitForResult(later, { timeout: "5s" })).toBe(2)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(140)
+      expect(yield* job(later)).toMatchObject({ currentRetries: 1, lastError: "not yet" })
+    }))
+
+    test("unknownFunction 'retry': retried with backoff, dead-lettered when the attempts run out", Effect.gen(function*() {
+      const c = yield* RrqClient
+      yield* Worker.make({ handlers: {} })
+      const ref = yield* c.enqueue("newer", {}, { maxRetries: 3 })
+      yield* waitDone(ref)
+      expect(yield* job(ref)).toMatchObject({
+        status: "FAILED",
+        currentRetries: 3,
+        lastError: "No handler registered for function 'newer'"
+      })
+    }), { unknownFunction: "retry" })
+
+    test("unknownFunction 'retry': a rolling deploy, the job waits for a worker that knows it", Effect.gen(function*() {
+      const c = yield* RrqClient
+      const store = yield* JobStore
+      yield* Worker.make({ handlers: {} })
+      const ref = yield* c.enqueue("newer", {}, { maxRetries: 50 })
+      // the old worker has tried it (and put it back) at least once
+      yield* job(ref).pipe(
+        Effect.repeat({ until: (j) => j.currentRetries >= 1 }),
+        Effect.timeout("5 seconds")
+      )
+      expect((yield* job(ref)).status).not.toBe("FAILED")
+      yield* Worker.make({ handlers: { newer: () => "ran on the new worker" } })
+      expect(yield* c.waitForResult(ref, { timeout: "10s" })).toBe("ran on the new worker")
+      expect((yield* store.stats("default")).dlq).toBe(0)
+    }), { unknownFunction: "retry" })
+
+    test("unknownFunction 'fail' (the default): dead-lettered at once", Effect.gen(function*() {
+      const c = yield* RrqClient
+      expect((yield* Settings.RrqSettings).unknownFunction).toBe("fail")
+      yield* Worker.make({ handlers: {} })
+      const ref = yield* c.enqueue("newer", {}, { maxRetries: 5 })
+      yield* waitDone(ref)
+      expect(yield* job(ref)).toMatchObject({
+        status: "FAILED",
+        currentRetries: 1,
+        lastError: "No handler registered for function 'newer'"
+      })
     }))
 
     test("a deferred job runs only after its time", Effect.gen(function*() {
@@ -345,7 +411,37 @@ describe("Worker options", () => {
   it("parses queue weights", () => {
     expect(Either.getOrThrow(Worker.parseQueue("emails"))).toEqual({ name: "emails", weight: 1 })
     expect(Either.getOrThrow(Worker.parseQueue("emails:3"))).toEqual({ name: "emails", weight: 3 })
-    expect(Worker.parseQueue("emails:0")._tag).toBe("Left")
-    expect(Worker.parseQueue("emails:x")._tag).toBe("Left")
+    for (const spec of ["emails:0", "emails:x", ":3", "", "a b"]) {
+      const parsed = Worker.parseQueue(spec)
+      expect(Either.isLeft(parsed), spec).toBe(true)
+      if (Either.isLeft(parsed)) expect(parsed.left).toBeInstanceOf(InvalidOptions)
+    }
+    expect(Either.flip(Worker.parseQueue("emails:x"))).toEqual(
+      Either.right(new InvalidOptions({ message: "invalid queue weight in 'emails:x' (use name:weight with a positive weight)" }))
+    )
   })
+
+  it.live("make, run, pool and layer fail with InvalidOptions on bad options", () =>
+    Effect.gen(function*() {
+      const bad: ReadonlyArray<readonly [Worker.WorkerOptions, string]> = [
+        [{ handlers: {}, concurrency: 0 }, "concurrency must be an integer ≥ 1, got 0"],
+        [{ handlers: {}, concurrency: 1.5 }, "concurrency"],
+        [{ handlers: {}, queues: ["emails:x"] }, "invalid queue weight in 'emails:x'"],
+        [{ handlers: {}, queues: [] }, "at least one queue"],
+        [{ handlers: { x: 5 as never } }, "handler 'x' is neither a function nor Handler.make(...)"]
+      ]
+      for (const [options, message] of bad) {
+        for (const e of [
+          yield* Effect.flip(Effect.scoped(Worker.make(options))),
+          yield* Effect.flip(Worker.run(options)),
+          yield* Effect.flip(Effect.scoped(Worker.pool(options, 2))),
+          yield* Effect.flip(Effect.scoped(Layer.build(Worker.layer(options))))
+        ]) {
+          expect(e).toBeInstanceOf(InvalidOptions)
+          expect(e.message).toContain(message)
+        }
+      }
+      const size = yield* Effect.flip(Effect.scoped(Worker.pool({ handlers: {} }, 0)))
+      expect(size).toBeInstanceOf(InvalidOptions)
+    }).pipe(Effect.provide(Store.layerMemory.pipe(Layer.provideMerge(Settings.layer(fast))))))
 })
