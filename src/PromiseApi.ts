@@ -10,15 +10,19 @@
  * await rrq.close()
  * ```
  * Failures reject with rrq's own error classes (`DuplicateJob`, `InvalidParams`, ...).
+ * rrq's own log lines (warnings by default) go to stderr as logfmt, never to stdout.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Client from "./Client.js"
+import { InvalidOptions } from "./Errors.js"
 import type { EnqueueOptions, Job, JobRef } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
 import * as JobStore from "./JobStore.js"
@@ -30,7 +34,27 @@ import * as Worker from "./Worker.js"
 export interface ConnectOptions extends Settings.SettingsInput {
   /** `memory` runs everything in this process (tests, demos). Default: `redis`. */
   readonly store?: "redis" | "memory"
+  /** The least severe of rrq's log lines to write (to stderr). Default: `warning`. */
+  readonly logLevel?: "none" | "error" | "warning" | "info" | "debug"
 }
+
+const levels = {
+  none: LogLevel.None,
+  error: LogLevel.Error,
+  warning: LogLevel.Warning,
+  info: LogLevel.Info,
+  debug: LogLevel.Debug
+} as const
+
+/** A library's logs belong on stderr (stdout is the app's), one logfmt line each. */
+const logging = (level: LogLevel.LogLevel) =>
+  Layer.merge(
+    Logger.replace(
+      Logger.defaultLogger,
+      Logger.logfmtLogger.pipe(Logger.map((line) => process.stderr.write(`${line}\n`)))
+    ),
+    Logger.minimumLogLevel(level)
+  )
 
 export interface RunningWorker {
   readonly id: string
@@ -60,14 +84,25 @@ export interface Rrq {
   readonly close: () => Promise<void>
 }
 
+/** Connects lazily (at the first call). Throws `InvalidOptions` for an unknown `store` or `logLevel`. */
 export const connect = (options: ConnectOptions = {}): Rrq => {
-  const { store = "redis", ...input } = options
+  const { logLevel = "warning", store = "redis", ...input } = options
+  if (!Object.hasOwn(levels, logLevel)) {
+    throw new InvalidOptions({ message: `logLevel must be one of ${Object.keys(levels).join(", ")}, got '${logLevel}'` })
+  }
+  if (store !== "redis" && store !== "memory") {
+    throw new InvalidOptions({ message: `store must be 'redis' or 'memory', got '${store}'` })
+  }
   const settings = Settings.layer(input)
   const storeLayer = store === "memory"
     ? JobStore.layerMemory
     : JobStore.layerRedis.pipe(Layer.provide(Redis.layerFromSettings))
   const runtime = ManagedRuntime.make(
-    Client.layer.pipe(Layer.provideMerge(storeLayer), Layer.provideMerge(settings))
+    Client.layer.pipe(
+      Layer.provideMerge(storeLayer),
+      Layer.provideMerge(settings),
+      Layer.provideMerge(logging(levels[logLevel]))
+    )
   )
   const workers = new Set<RunningWorker>()
 
