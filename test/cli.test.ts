@@ -3,7 +3,7 @@
  * test uses its own key prefix (RRQ_KEY_PREFIX).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { describe, expect, it } from "vitest"
@@ -105,8 +105,9 @@ describe("rrq CLI", () => {
     const p = uniquePrefix("cli")
     const cases: Array<[ReadonlyArray<string>, string]> = [
       [["worker", "run", "--settings", tsSettings, "--burst", "--num-workers", "2"], "--burst cannot be combined"],
-      [["worker", "run", "--settings", tsSettings, "--num-workers", "0"], "--num-workers must be ≥ 1"],
-      [["worker", "run", "--settings", tsSettings, "--concurrency", "0"], "--concurrency must be ≥ 1"],
+      [["worker", "run", "--settings", tsSettings, "--num-workers", "0"], "--num-workers: must be at least 1, got 0"],
+      [["worker", "run", "--settings", tsSettings, "--concurrency", "0"], "--concurrency: must be at least 1, got 0"],
+      [["worker", "run", "--settings", tsSettings, "--concurrency", "abc"], "--concurrency: 'abc' is not an integer"],
       [["worker", "run", "--settings", tsSettings, "--queue", "emails:x"], "invalid queue weight"],
       [["worker", "run", "--settings", join(dir, "missing.ts")], "settings file not found"],
       [["worker", "run"], "--settings FILE (or RRQ_SETTINGS) is required"],
@@ -121,6 +122,116 @@ describe("rrq CLI", () => {
       expect(r.stderr).toContain(cases[i]![1])
     })
     expect(await stats(p)).toMatchObject({ ready: 0, delayed: 0 })
+  }, 60_000)
+
+  it("integer flags and --interval: a bad value names its flag, exit code 2", async () => {
+    const p = uniquePrefix("cli")
+    const cases: Array<[ReadonlyArray<string>, string]> = [
+      [["queue", "inspect", "q", "--limit", "abc"], "--limit: 'abc' is not an integer"],
+      [["job", "list", "--limit", "1.5"], "--limit: '1.5' is not an integer"],
+      [["dlq", "list", "--limit", "0"], "--limit: must be at least 1, got 0"],
+      [["dlq", "requeue", "--limit", "ten"], "--limit: 'ten' is not an integer"],
+      [["dlq", "purge", "--limit", "-1"], "--limit: must be at least 1, got -1"],
+      [["job", "enqueue", "x", "--max-retries", "abc"], "--max-retries: 'abc' is not an integer"],
+      [["check", "--min-workers", "x"], "--min-workers: 'x' is not an integer"],
+      [["queue", "stats", "--interval", "1"], "--interval: must be at least 100ms (e.g. 1s)"],
+      [["queue", "stats", "--watch", "--interval", "50ms"], "--interval: must be at least 100ms (e.g. 1s)"],
+      [["queue", "stats", "--interval", "often"], "--interval: invalid duration 'often'"],
+      [["job", "enqueue", "x", "--timeout", "soon"], "--timeout: invalid duration 'soon'"]
+    ]
+    const results = await Promise.all(cases.map(([args]) => rrq(p, args)))
+    results.forEach((r, i) => {
+      expect(r.code, `${cases[i]![0].join(" ")}: ${r.stderr}`).toBe(2)
+      expect(r.stderr).toContain(cases[i]![1])
+    })
+    // valid values still work
+    expect((await rrq(p, ["queue", "inspect", "q", "--limit", "3", "--json"])).code).toBe(0)
+    expect((await rrq(p, ["check", "--min-workers", "0"])).code).toBe(0)
+    expect(await stats(p)).toMatchObject({ ready: 0, delayed: 0 })
+  }, 60_000)
+
+  it("refuses a Redis URL that is not redis:// or rediss:// (flag, RRQ_REDIS_URL, settings file), exit code 2", async () => {
+    const p = uniquePrefix("cli")
+    const badUrl = join(dir, "bad-url.mjs")
+    writeFileSync(badUrl, `export default { handlers: { a: () => 1 }, settings: { redisUrl: "http://x" } }\n`)
+    const [flag, env, file] = await Promise.all([
+      rrq(p, ["queue", "list", "--redis-url", "http://localhost:6379"]),
+      rrq(p, ["queue", "list"], { RRQ_REDIS_URL: "localhost:6379" }),
+      rrq(p, ["worker", "run", "--burst", "--settings", badUrl], { RRQ_REDIS_URL: "" })
+    ])
+    for (const r of [flag, env, file]) {
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toContain("redisUrl must be a redis:// or rediss:// URL")
+    }
+    const unknown = await rrq(p, ["queue", "list"], { RRQ_UNKNOWN_FUNCTION: "skip" })
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("unknownFunction must be 'fail' or 'retry'")
+  }, 60_000)
+
+  it("refuses unknown top-level keys and mistyped settings in a settings file, naming them", async () => {
+    const p = uniquePrefix("cli")
+    const write = (name: string, body: string) => {
+      const file = join(dir, name)
+      writeFileSync(file, body)
+      return file
+    }
+    const cases: Array<[string, string]> = [
+      [
+        write("typo-handler.mjs", "export default { handler: { a: () => 1 } }\n"),
+        "unknown key 'handler' in its default export (allowed: handlers, settings, queues, layer)"
+      ],
+      [
+        write("typo-setting.mjs", "export default { handlers: { a: () => 1 }, setting: { concurrency: 2 } }\n"),
+        "unknown key 'setting' in its default export (allowed: handlers, settings, queues, layer)"
+      ],
+      [
+        write("typo-both.mjs", "export default { handlers: {}, setting: {}, queue: [] }\n"),
+        "unknown keys 'setting', 'queue'"
+      ],
+      [
+        write("wrong-type.mjs", "export default { handlers: { a: () => 1 }, settings: { concurrency: \"5\" } }\n"),
+        "concurrency must be a number, got the string '5'"
+      ]
+    ]
+    const results = await Promise.all(cases.map(([file]) => rrq(p, ["worker", "run", "--burst", "--settings", file])))
+    results.forEach((r, i) => {
+      expect(r.code, `${cases[i]![0]}: ${r.stderr}`).toBe(2)
+      expect(r.stderr).toContain(cases[i]![1])
+    })
+  }, 60_000)
+
+  it("FailJob and RetryJob from a second copy of rrq (or plain objects) are recognised by _tag", async () => {
+    const p = uniquePrefix("cli")
+    // a second copy of the package, as a settings file importing it by another path would load
+    const copy = mkdtempSync(join(tmpdir(), "rrq-copy-"))
+    cpSync(resolve("dist"), join(copy, "dist"), { recursive: true })
+    writeFileSync(join(copy, "package.json"), '{ "type": "module" }\n')
+    symlinkSync(resolve("node_modules"), join(copy, "node_modules"))
+    mkdirSync(join(copy, "app"))
+    const file = join(copy, "app", "rrq.config.mjs")
+    writeFileSync(
+      file,
+      `import { FailJob, RetryJob } from ${JSON.stringify(join(copy, "dist/index.js"))}
+export default {
+  handlers: {
+    failCopy: () => { throw new FailJob({ reason: "from the copy" }) },
+    failPlain: async () => { throw { _tag: "FailJob", reason: "plain object" } },
+    retryCopy: (_, ctx) => { if (ctx.attempt === 1) throw new RetryJob({ delay: 0, reason: "once more" }); return ctx.attempt }
+  },
+  settings: { retryBaseMs: 60000 }
+}
+`
+    )
+    const ids = await Promise.all(["failCopy", "failPlain", "retryCopy"].map(async (fn) =>
+      (await rrq(p, ["job", "enqueue", fn, "--max-retries", "5"])).stdout.trim()
+    ))
+    // retryBaseMs is a minute: only RetryJob's own delay (0) lets retryCopy run twice in one burst
+    const run = await rrq(p, ["worker", "run", "--burst", "--settings", file])
+    expect(run.code, run.stderr).toBe(0)
+    const show = async (id: string) => JSON.parse((await rrq(p, ["job", "show", id, "--json"])).stdout)
+    expect(await show(ids[0]!)).toMatchObject({ status: "FAILED", currentRetries: 1, lastError: "from the copy" })
+    expect(await show(ids[1]!)).toMatchObject({ status: "FAILED", currentRetries: 1, lastError: "plain object" })
+    expect(await show(ids[2]!)).toMatchObject({ status: "COMPLETED", currentRetries: 1, result: 2, lastError: "once more" })
   }, 60_000)
 
   it("reports settings files without a default export or without handlers", async () => {

@@ -13,7 +13,6 @@ import * as check from "./check.js"
 import * as Common from "./common.js"
 import * as dlq from "./dlq.js"
 import * as job from "./job.js"
-import { messageOf, stderrLogger } from "./output.js"
 import * as queue from "./queue.js"
 import * as worker from "./worker.js"
 
@@ -51,7 +50,7 @@ const report = (cause: Cause.Cause<unknown>) =>
     if (Cause.isInterruptedOnly(cause)) return
     const error = Cause.squash(cause)
     if (ValidationError.isValidationError(error) || error instanceof worker.Exited) return
-    process.stderr.write(`rrq: ${messageOf(error)}\n`)
+    process.stderr.write(`rrq: ${Common.messageOf(error)}\n`)
   })
 
 // Help and usage errors are coloured on a terminal only: piped or with NO_COLOR, plain text.
@@ -70,7 +69,7 @@ const main = cli(process.argv).pipe(
   Effect.tapErrorCause(report),
   Effect.provide(NodeContext.layer),
   Effect.withConsole(console),
-  Effect.provide(stderrLogger)
+  Effect.provide(Common.stderrLogger)
 )
 
 const fiber = Effect.runFork(main)

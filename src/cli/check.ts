@@ -8,7 +8,7 @@ import * as Common from "./common.js"
 export const command = Command.make(
   "check",
   {
-    minWorkers: Options.integer("min-workers").pipe(
+    minWorkers: Common.integer("min-workers", { min: 0 }).pipe(
       Options.withDescription("fail unless at least this many workers are alive"),
       Options.withDefault(1)
     ),

@@ -76,7 +76,7 @@ const filterOptions = {
   queue: Common.queue,
   function: functionName,
   jobIds: Options.text("job-id").pipe(Options.withDescription("only this job (repeatable)"), Options.repeated),
-  limit: Options.integer("limit").pipe(Options.withDescription("at most this many jobs"), Options.optional),
+  limit: Common.integer("limit", { min: 1 }).pipe(Options.withDescription("at most this many jobs"), Options.optional),
   all: Options.boolean("all").pipe(Options.withDescription("every DLQ job (of the queue, or of every queue)")),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("show what would be done, change nothing")),
   json: Common.json,

@@ -56,7 +56,7 @@ const enqueue = Command.make(
       Options.withDescription("run at this time (ISO 8601 or epoch ms)"),
       Options.optional
     ),
-    maxRetries: Options.integer("max-retries").pipe(Options.withDescription("total attempts allowed"), Options.optional),
+    maxRetries: Common.integer("max-retries", { min: 1 }).pipe(Options.withDescription("total attempts allowed"), Options.optional),
     timeout: Options.text("timeout").pipe(Options.withDescription("per-attempt timeout, e.g. 5m"), Options.optional),
     uniqueKey: Options.text("unique-key").pipe(Options.optional),
     idempotencyKey: Options.text("idempotency-key").pipe(Options.optional),

@@ -25,18 +25,24 @@ const list = Command.make("list", { json: Common.json, redisUrl: Common.redisUrl
     yield* statsTable(stats)
   }))).pipe(Command.withDescription("List known queues with their counts"))
 
+const MIN_INTERVAL_MS = 100
+
 const stats = Command.make(
   "stats",
   {
     queues: Options.text("queue").pipe(Options.withDescription("only this queue (repeatable)"), Options.repeated),
     watch: Options.boolean("watch").pipe(Options.withDescription("refresh in place until interrupted")),
-    interval: Options.text("interval").pipe(Options.withDescription("refresh interval for --watch"), Options.withDefault("1s")),
+    interval: Options.text("interval").pipe(Options.withDescription("refresh interval for --watch (at least 100ms, e.g. 2s)"), Options.withDefault("1s")),
     json: Common.json,
     redisUrl: Common.redisUrl
   },
   (o) =>
     Effect.gen(function*() {
       const interval = yield* Common.duration("interval", o.interval)
+      // a bare number is milliseconds: `--interval 1` would redraw a thousand times a second
+      if (interval < MIN_INTERVAL_MS) {
+        return yield* new Common.UsageError({ message: `--interval: must be at least ${MIN_INTERVAL_MS}ms (e.g. 1s)` })
+      }
       yield* Common.withStore(o, Effect.gen(function*() {
         const once = Effect.gen(function*() {
           const stats = yield* allStats(o.queues)

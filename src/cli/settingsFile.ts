@@ -12,11 +12,14 @@ import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import type { Config } from "../Handler.js"
 import { isHandler } from "../Handler.js"
-import { UsageError } from "./common.js"
+import { UsageError } from "./shared.js"
 
 const fail = (file: string, why: string) => new UsageError({ message: `settings file ${file}: ${why}` })
 
 const TYPESCRIPT = /\.[cm]?ts$/
+
+/** The keys of `Config` (Handler.ts): anything else is a typo worth reporting, not ignoring. */
+const KEYS: ReadonlyArray<string> = ["handlers", "settings", "queues", "layer"]
 
 /**
  * Registers tsx's loader, found next to rrq or else from the settings file's own
@@ -50,6 +53,14 @@ export const load = (file: string): Effect.Effect<Config<unknown>, UsageError> =
       return yield* fail(path, "has no default export (export default defineConfig({ handlers: { ... } }))")
     }
     if (typeof config !== "object") return yield* fail(path, "its default export must be an object")
+    // __esModule: the marker of a module compiled to CommonJS
+    const unknown = Object.keys(config).filter((k) => !KEYS.includes(k) && k !== "__esModule")
+    if (unknown.length > 0) {
+      return yield* fail(
+        path,
+        `unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")} in its default export (allowed: ${KEYS.join(", ")})`
+      )
+    }
     const handlers = config.handlers
     if (typeof handlers !== "object" || handlers === null) {
       return yield* fail(path, "its default export has no `handlers` object")

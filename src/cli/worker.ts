@@ -21,8 +21,8 @@ const runOptions = {
     Options.withDescription("a queue to serve, as name or name:weight (repeatable; default: the settings file's, then 'default')"),
     Options.repeated
   ),
-  concurrency: Options.integer("concurrency").pipe(Options.withDescription("jobs run at once per process"), Options.optional),
-  numWorkers: Options.integer("num-workers").pipe(
+  concurrency: Common.integer("concurrency", { min: 1 }).pipe(Options.withDescription("jobs run at once per process"), Options.optional),
+  numWorkers: Common.integer("num-workers", { min: 1 }).pipe(
     Options.withDescription("worker processes, supervised (restarted when they crash)"),
     Options.withDefault(1)
   ),
@@ -81,21 +81,16 @@ const flagsOf = (o: {
 /** The checks that need no settings file: bad usage fails here, before anything starts. */
 const validate = (o: {
   readonly queues: ReadonlyArray<string>
-  readonly concurrency: Option.Option<number>
   readonly numWorkers: number
   readonly burst: boolean
 }) =>
   Effect.gen(function*() {
-    if (o.numWorkers < 1) return yield* new Common.UsageError({ message: `--num-workers must be ≥ 1, got ${o.numWorkers}` })
-    if (Option.isSome(o.concurrency) && o.concurrency.value < 1) {
-      return yield* new Common.UsageError({ message: `--concurrency must be ≥ 1, got ${o.concurrency.value}` })
-    }
     if (o.burst && o.numWorkers > 1) {
       return yield* new Common.UsageError({ message: "--burst cannot be combined with --num-workers > 1" })
     }
     for (const q of o.queues) {
       const parsed = Worker.parseQueue(q)
-      if (Either.isLeft(parsed)) return yield* new Common.UsageError({ message: `--queue: ${parsed.left}` })
+      if (Either.isLeft(parsed)) return yield* new Common.UsageError({ message: `--queue: ${parsed.left.message}` })
     }
   })
 

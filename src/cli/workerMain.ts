@@ -15,8 +15,7 @@ import { dirname, resolve } from "node:path"
 import * as Supervisor from "../internal/supervisor.js"
 import { redactUrl } from "../Redis.js"
 import * as Worker from "../Worker.js"
-import * as Common from "./common.js"
-import { messageOf, stderrLogger } from "./output.js"
+import * as Common from "./shared.js"
 import * as SettingsFile from "./settingsFile.js"
 
 /** The parsed flags of `rrq worker run` (and `watch`, which adds `path`). */
@@ -160,14 +159,14 @@ const watchWorker = (o: WatchFlags) =>
  */
 const main = (program: Effect.Effect<void, unknown>): Promise<number> =>
   new Promise((done) => {
-    const fiber = Effect.runFork(program.pipe(Effect.provide(stderrLogger)))
+    const fiber = Effect.runFork(program.pipe(Effect.provide(Common.stderrLogger)))
     const interrupt = () => fiber.unsafeInterruptAsFork(fiber.id())
     process.once("SIGINT", interrupt)
     process.once("SIGTERM", interrupt)
     fiber.addObserver((exit) => {
       if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return done(0)
       const error = Cause.squash(exit.cause)
-      process.stderr.write(`rrq: ${messageOf(error)}\n`)
+      process.stderr.write(`rrq: ${Common.messageOf(error)}\n`)
       done(error instanceof Common.UsageError ? 2 : 1)
     })
   })
