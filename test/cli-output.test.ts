@@ -3,8 +3,9 @@
  * without colour codes when piped, and `worker` commands leaving the bundle.
  */
 import { execFile } from "node:child_process"
-import { readFileSync } from "node:fs"
-import { resolve } from "node:path"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
 import { describe, expect, it } from "vitest"
 
 const BIN = resolve("bin/rrq.js")
@@ -45,5 +46,14 @@ describe("rrq binary output", () => {
     expect(r.code).toBe(2)
     expect(r.stderr.trim().split("\n")).toHaveLength(1)
     expect(r.stderr).toMatch(/nonexistent/)
+  })
+
+  it("options the worker refuses, from a settings file, are bad usage: one line, exit 2", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "rrq-out-")), "bad-queue.mjs")
+    writeFileSync(file, 'export default { handlers: { a: () => 1 }, queues: ["a{b}"] }\n')
+    const r = await rrq(["worker", "run", "--burst", "--settings", file], { RRQ_REDIS_URL: "redis://127.0.0.1:1/0" })
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr.trim().split("\n").filter((l) => l.startsWith("rrq:"))).toHaveLength(1)
+    expect(r.stderr).toMatch(/a\{b\}/)
   })
 })

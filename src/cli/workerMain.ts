@@ -94,7 +94,8 @@ const runWorker = (o: RunFlags) =>
     }))
     const appLayer = (config.layer ?? Layer.empty) as Layer.Layer<unknown>
     yield* program.pipe(
-      Effect.mapError((e) => typeof e === "string" ? new Common.UsageError({ message: e }) : e),
+      // options the worker refuses (e.g. concurrency in the settings file) are bad usage
+      Effect.catchTag("InvalidOptions", (e) => new Common.UsageError({ message: e.message })),
       Effect.provide(Layer.merge(Common.storeLayer(settings), appLayer))
     ) as Effect.Effect<void, Common.UsageError>
   })
