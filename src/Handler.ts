@@ -108,21 +108,6 @@ export const isHandler = (u: unknown): u is Handler<any> =>
 /** Handlers by function name: a `Handler`, or a plain function `(params, ctx) => ...`. */
 export type Handlers<R = never> = Readonly<Record<string, Handler<R> | ((params: any, ctx: JobContext) => unknown)>>
 
-/**
- * Normalises a handler map: plain functions become handlers with no Schemas.
- * Throws `InvalidOptions` naming an entry that is neither.
- */
-export const registry = <R>(handlers: Handlers<R>): ReadonlyMap<string, Handler<R>> =>
-  new Map(
-    Object.entries(handlers).map(([name, h]) => {
-      if (isHandler(h)) return [name, h]
-      if (typeof h !== "function") {
-        throw new InvalidOptions({ message: `handler '${name}' is neither a function nor Handler.make(...)` })
-      }
-      return [name, make({}, h as HandlerFn<unknown, unknown>)]
-    })
-  )
-
 /** The default export of a settings file (`rrq worker run --settings FILE`). */
 export interface Config<R = never> {
   readonly handlers: Handlers<R>

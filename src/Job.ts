@@ -2,11 +2,11 @@
  * The job model: the record stored in `rrq:{q}:job:<id>`, its statuses, and
  * the options accepted when enqueueing.
  */
-import { Buffer } from "node:buffer"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { CorruptedJob, InvalidOptions } from "./Errors.js"
+import { oversize } from "./internal/payload.js"
 import { isValidQueueName } from "./Keys.js"
 import type { DurationInput } from "./Settings.js"
 
@@ -145,16 +145,6 @@ export interface NewJob {
   readonly traceContext?: string | undefined
   /** The producer generated the id just now (a UUID): it cannot exist, so the store skips the duplicate check. */
   readonly fresh?: boolean | undefined
-}
-
-/**
- * The UTF-8 size of `text` when it is over `max` bytes, else undefined. Counted only
- * when it could be over (a UTF-16 code unit is at most 3 bytes): most params need no count.
- */
-export const oversize = (text: string, max: number): number | undefined => {
-  if (text.length * 3 <= max) return undefined
-  const bytes = Buffer.byteLength(text, "utf8")
-  return bytes > max ? bytes : undefined
 }
 
 const invalid = (message: string) => new InvalidOptions({ message })

@@ -51,7 +51,7 @@ const scrub = (cause: unknown) => {
   return cause
 }
 
-export const toRedisError = (what: string) => (cause: unknown): RedisError =>
+const toRedisError = (what: string) => (cause: unknown): RedisError =>
   new RedisError({
     message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}`,
     cause: scrub(cause)

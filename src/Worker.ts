@@ -30,7 +30,8 @@ import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
 import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
-import * as Handler from "./Handler.js"
+import type * as Handler from "./Handler.js"
+import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
 import { isValidQueueName } from "./Keys.js"
 import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
@@ -213,8 +214,8 @@ export const make = <R = never>(
         Retry.exponential({ base: settings.retryBaseMs, max: settings.retryMaxMs, jitter: settings.retryJitter })
       ))
     const client = yield* Client.make.pipe(Effect.provideService(RrqSettings, settings), Effect.provideService(JobStore, store))
-    const registry = yield* Effect.try({
-      try: () => Handler.registry(options.handlers),
+    const handlers = yield* Effect.try({
+      try: () => registry(options.handlers),
       catch: (e) => e instanceof InvalidOptions ? e : new InvalidOptions({ message: `handlers: ${messageOf(e)}` })
     })
     const specs = yield* Effect.forEach(options.queues ?? [settings.defaultQueue], (s) => parseQueue(s))
@@ -401,7 +402,7 @@ export const make = <R = never>(
     // timeout, a cancel or shutdown interrupts.
     const execute = (entry: Running) => {
       const job = entry.job
-      const handler = registry.get(job.functionName)
+      const handler = handlers.get(job.functionName)
       if (handler === undefined) {
         const message = `No handler registered for function '${job.functionName}'`
         // "retry": a newer worker (a rolling deploy) may know it; the attempts still run out into the DLQ
@@ -459,7 +460,7 @@ export const make = <R = never>(
       const entry: Running = {
         job,
         key: `${job.queue}\u0000${job.id}`,
-        deadline: clock.unsafeCurrentTimeMillis() + timeoutOf(job, registry.get(job.functionName)),
+        deadline: clock.unsafeCurrentTimeMillis() + timeoutOf(job, handlers.get(job.functionName)),
         handler: undefined,
         calledAt: 0,
         abort: undefined,

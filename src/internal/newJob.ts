@@ -7,7 +7,8 @@ import * as Schema from "effect/Schema"
 import { randomUUID } from "node:crypto"
 import type { EnqueueRequest } from "../Client.js"
 import { InvalidOptions, InvalidParams } from "../Errors.js"
-import { type NewJob, oversize } from "../Job.js"
+import type { NewJob } from "../Job.js"
+import { oversize } from "./payload.js"
 import { type DurationInput, parseDuration, type Settings } from "../Settings.js"
 
 /**
