@@ -7,9 +7,10 @@ import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import { RrqSettings } from "./Settings.js"
+import { type DurationInput, parseDuration, RrqSettings } from "./Settings.js"
 
 export interface RetryPolicyShape {
   /** The delay in ms before the next attempt, after `attempt` (1-based) failed. */
@@ -18,14 +19,18 @@ export interface RetryPolicyShape {
 
 export class RetryPolicy extends Context.Tag("rrq/RetryPolicy")<RetryPolicy, RetryPolicyShape>() {}
 
-/** Exponential backoff from `base`, capped at `max`. */
+/** The milliseconds of a duration option, or an `InvalidOptions` thrown naming it (a constructor's bad input). */
+const millis = (option: string, input: DurationInput): number =>
+  Either.getOrThrowWith(parseDuration(input, `Retry.exponential: ${option}`), (e) => e)
+
+/** Exponential backoff from `base`, capped at `max`; throws `InvalidOptions` for a bad duration. */
 export const exponential = (options: {
-  readonly base: Duration.DurationInput
-  readonly max: Duration.DurationInput
+  readonly base: DurationInput
+  readonly max: DurationInput
   readonly jitter?: boolean
 }): Schedule.Schedule<Duration.Duration, unknown> => {
-  const max = Duration.decode(options.max)
-  const capped = Schedule.exponential(options.base, 2).pipe(Schedule.modifyDelay((d) => Duration.min(d, max)))
+  const max = Duration.millis(millis("max", options.max))
+  const capped = Schedule.exponential(millis("base", options.base), 2).pipe(Schedule.modifyDelay((d) => Duration.min(d, max)))
   return (options.jitter ? Schedule.jittered(capped) : capped).pipe(Schedule.delays)
 }
 

@@ -16,6 +16,13 @@ describe("Retry policies", () => {
       expect(delays).toEqual([5_000, 10_000, 20_000, 40_000, 2_560_000, 3_600_000, 3_600_000])
     }))
 
+  it.effect("takes the short duration strings too, and names a bad one", () =>
+    Effect.gen(function*() {
+      const policy = Retry.fromSchedule(Retry.exponential({ base: "2s", max: "1m" }))
+      expect(yield* Effect.forEach([1, 2, 10], policy.delayAfter)).toEqual([2_000, 4_000, 60_000])
+      expect(() => Retry.exponential({ base: "soon" as never, max: "1m" })).toThrow(/Retry.exponential: base: invalid duration 'soon'/)
+    }))
+
   it.effect("jitter stays within ±20% of the nominal delay and varies", () =>
     Effect.gen(function*() {
       const policy = Retry.fromSchedule(Retry.exponential({ base: 1_000, max: 60_000, jitter: true }))
