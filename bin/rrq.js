@@ -8,7 +8,11 @@ if (command === "--version" && rest.length === 0) {
   process.stdout.write(`${version}\n`)
 } else {
   // `worker run|watch` continue in workerMain (outside the bundle): start loading it
-  // now, while the bundle parses the command line
-  if (command === "worker") import("../dist/cli/workerMain.js").catch(() => {})
-  await import("../dist/cli/bundle.js")
+  // now, while the bundle (the worker commands' own) parses the command line
+  if (command === "worker") {
+    import("../dist/cli/workerMain.js").catch(() => {})
+    await import("../dist/cli/bundle-worker.js")
+  } else {
+    await import("../dist/cli/bundle.js")
+  }
 }

@@ -2,8 +2,9 @@
 // `npm run build` (and `prepack`, so `npm pack`, `npm publish` and `npm install <git url>`
 // ship compiled code; `--if-stale` builds only when a source is newer than dist/): compiles src/ to dist/ (ES modules, .d.ts with declaration maps,
 // source maps), embeds the Lua sources of lua/ in dist/internal/lua.js (a bundled app
-// needs no files beside it), and bundles the CLI into dist/cli/bundle.js: one file
-// starts in ~0.2 s where its ~700 modules take ~0.7 s. `worker run` and `watch` leave
+// needs no files beside it), and bundles the CLI into dist/cli/bundle.js (and
+// bundle-worker.js for `rrq worker ...`): a few files start in ~0.2 s where its ~700
+// modules take ~0.7 s. `worker run` and `watch` leave
 // the bundle for dist/cli/workerMain.js, which runs the user's handlers on the app's
 // own copy of Effect (docs/performance.md, "CLI start-up").
 import { execFileSync } from "node:child_process"
@@ -64,8 +65,11 @@ rmSync(`${out}.map`, { force: true })
 
 const esbuild = await import("esbuild")
 await esbuild.build({
-  entryPoints: [join(next, "cli/bin.js")],
-  outfile: join(next, "cli/bundle.js"),
+  // `rrq worker ...` gets an entry of its own without the store commands; the two share chunks
+  entryPoints: { bundle: join(next, "cli/bin.js"), "bundle-worker": join(next, "cli/workerBin.js") },
+  outdir: join(next, "cli"),
+  chunkNames: "bundle-[hash]",
+  splitting: true,
   bundle: true,
   platform: "node",
   format: "esm",

@@ -31,9 +31,9 @@ import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
 import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
 import type * as Handler from "./Handler.js"
+import { parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
-import { isValidQueueName } from "./Keys.js"
 import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
 import { RetryPolicy } from "./Retry.js"
 import * as Retry from "./Retry.js"
@@ -76,28 +76,7 @@ export interface WorkerShape {
 
 export class Worker extends Context.Tag("rrq/Worker")<Worker, WorkerShape>() {}
 
-export interface QueueWeight {
-  readonly name: string
-  readonly weight: number
-}
-
-/** Parses `name` or `name:weight` (weight a positive number). */
-export const parseQueue = (spec: string): Either.Either<QueueWeight, InvalidOptions> => {
-  const i = spec.lastIndexOf(":")
-  const name = i < 0 ? spec : spec.slice(0, i)
-  const weight = i < 0 ? 1 : Number(spec.slice(i + 1))
-  if (!(weight > 0) || !Number.isFinite(weight)) {
-    return Either.left(
-      new InvalidOptions({ message: `invalid queue weight in '${spec}' (use name:weight with a positive weight)` })
-    )
-  }
-  if (!isValidQueueName(name)) {
-    return Either.left(
-      new InvalidOptions({ message: `invalid queue name in '${spec}' (1 to 200 characters, no braces or whitespace)` })
-    )
-  }
-  return Either.right({ name, weight })
-}
+export { parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 
 /** Recognised by `_tag`, not `instanceof`: a settings file may load a second copy of rrq. */
 const tagged = (e: unknown, tag: "RetryJob" | "FailJob"): e is { readonly _tag: string } & Record<string, unknown> =>

@@ -3,22 +3,18 @@
  * exit code, settings resolution (settings file < RRQ_* variables < flags), the
  * store layers, and output. workerMain, which is not bundled, loads only this.
  */
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Client from "../Client.js"
 import * as JobStore from "../JobStore.js"
 import * as Redis from "../Redis.js"
 import * as Settings from "../Settings.js"
+import { UsageError } from "./errors.js"
 
-/** Bad usage: one clear line on stderr, exit code 2. */
-export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
-
-/** A check that failed (no live worker, job not found, job failed...): exit code 1. */
-export class CheckFailed extends Data.TaggedError("CheckFailed")<{ readonly message: string }> {}
+export { CheckFailed, UsageError } from "./errors.js"
+export { messageOf, stderrLogger } from "./output.js"
 
 /** Resolves settings: defaults < the settings file < RRQ_* variables < command-line flags. */
 export const resolveSettings = (flags: { readonly redisUrl: Option.Option<string> }, base: Settings.SettingsInput = {}) =>
@@ -62,15 +58,3 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
 }
 
 export const time = (ms: number | undefined) => (ms === undefined ? "-" : new Date(ms).toISOString())
-
-/** The message of a failure, for its one line on stderr. */
-export const messageOf = (error: unknown): string =>
-  error instanceof Error || (typeof error === "object" && error !== null && "message" in error)
-    ? String((error as { message: unknown }).message)
-    : String(error)
-
-/** Logs go to stderr, so `--json` output on stdout stays machine-readable. */
-export const stderrLogger = Logger.replace(
-  Logger.defaultLogger,
-  Logger.logfmtLogger.pipe(Logger.map((line) => process.stderr.write(`${line}\n`)))
-)

@@ -5,8 +5,9 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as Worker from "../Worker.js"
-import * as Common from "./common.js"
+import { parseQueue } from "../internal/queueSpec.js"
+import { UsageError } from "./errors.js"
+import * as Common from "./options.js"
 import type * as Main from "./workerMain.js"
 
 const settingsFile = Options.file("settings").pipe(
@@ -34,7 +35,7 @@ const runOptions = {
 
 const requireSettings = (file: Option.Option<string>) =>
   Option.match(file, {
-    onNone: () => Effect.fail(new Common.UsageError({ message: "--settings FILE (or RRQ_SETTINGS) is required" })),
+    onNone: () => Effect.fail(new UsageError({ message: "--settings FILE (or RRQ_SETTINGS) is required" })),
     onSome: Effect.succeed
   })
 
@@ -86,11 +87,11 @@ const validate = (o: {
 }) =>
   Effect.gen(function*() {
     if (o.burst && o.numWorkers > 1) {
-      return yield* new Common.UsageError({ message: "--burst cannot be combined with --num-workers > 1" })
+      return yield* new UsageError({ message: "--burst cannot be combined with --num-workers > 1" })
     }
     for (const q of o.queues) {
-      const parsed = Worker.parseQueue(q)
-      if (Either.isLeft(parsed)) return yield* new Common.UsageError({ message: `--queue: ${parsed.left.message}` })
+      const parsed = parseQueue(q)
+      if (Either.isLeft(parsed)) return yield* new UsageError({ message: `--queue: ${parsed.left.message}` })
     }
   })
 

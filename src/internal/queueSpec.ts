@@ -1,0 +1,27 @@
+/** A queue as a worker is told to serve it: `name`, or `name:weight` for weighted selection. */
+import * as Either from "effect/Either"
+import { InvalidOptions } from "../Errors.js"
+import { isValidQueueName } from "../Keys.js"
+
+export interface QueueWeight {
+  readonly name: string
+  readonly weight: number
+}
+
+/** Parses `name` or `name:weight` (weight a positive number). */
+export const parseQueue = (spec: string): Either.Either<QueueWeight, InvalidOptions> => {
+  const i = spec.lastIndexOf(":")
+  const name = i < 0 ? spec : spec.slice(0, i)
+  const weight = i < 0 ? 1 : Number(spec.slice(i + 1))
+  if (!(weight > 0) || !Number.isFinite(weight)) {
+    return Either.left(
+      new InvalidOptions({ message: `invalid queue weight in '${spec}' (use name:weight with a positive weight)` })
+    )
+  }
+  if (!isValidQueueName(name)) {
+    return Either.left(
+      new InvalidOptions({ message: `invalid queue name in '${spec}' (1 to 200 characters, no braces or whitespace)` })
+    )
+  }
+  return Either.right({ name, weight })
+}
