@@ -64,6 +64,18 @@ export const read = (file) => {
 rmSync(`${out}.map`, { force: true })
 
 const esbuild = await import("esbuild")
+// @effect/cli parses yaml, toml and ini files for `Options.fileParse`, which rrq's commands
+// never use: stubs instead of 230 KB of parsers that every start would load
+const unusedParsers = {
+  name: "unused-parsers",
+  setup(build) {
+    build.onResolve({ filter: /^(yaml|toml|ini)$/ }, (args) => ({ path: args.path, namespace: "unused-parser" }))
+    build.onLoad({ filter: /.*/, namespace: "unused-parser" }, (args) => ({
+      contents: `export const parse = () => { throw new Error("rrq's CLI reads no ${args.path} files") }`,
+      loader: "js"
+    }))
+  }
+}
 await esbuild.build({
   // `rrq worker ...` gets an entry of its own without the store commands; the two share chunks
   entryPoints: { bundle: join(next, "cli/bin.js"), "bundle-worker": join(next, "cli/workerBin.js") },
@@ -78,6 +90,7 @@ await esbuild.build({
   minifyWhitespace: true,
   legalComments: "none",
   logLevel: "warning",
+  plugins: [unusedParsers],
   // tsx is an optional peer, loaded only for .ts settings files (by workerMain, outside the bundle)
   external: ["tsx", "tsx/*"],
   // ioredis and its dependencies are CommonJS: give them a `require`
