@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- cancel: a pending job becomes CANCELLED at once; a running one too, and its worker
 -- is told (on the cancel channel) to interrupt it: its later completion answers "lost".
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats

@@ -1,3 +1,4 @@
+#!lua
 -- claim: moves up to N ready jobs from pending to active, each with a fresh lease token.
 -- Records that are missing or unreadable are quarantined into the DLQ, never dropped.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats

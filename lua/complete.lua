@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- complete: records the results of jobs whose lease the caller still holds.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
 -- ARGV: 1 prefix, 2 uniqueLockTtlMs, 3 count, then 3 per job: id, leaseToken, result (JSON)

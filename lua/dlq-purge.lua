@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- dlq-purge: deletes DLQ jobs (records and entries).
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
 -- ARGV: 1 prefix, 2 limit (0: no limit), 3 functionName|'', 4 id count, then the ids (none: all)

@@ -1,3 +1,4 @@
+#!lua
 -- dlq-requeue: moves DLQ jobs back to pending with currentRetries, stalls, status and
 -- expiry reset (RRQ's requeue kept them). Entries whose record expired are dropped from the DLQ.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats

@@ -1,3 +1,4 @@
+#!lua
 -- enqueue: writes new jobs (record + pending entry, or unique-key wait) atomically.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
 -- ARGV: 1 prefix (rrq:{q}:), 2 queue, 3 uniqueLockTtlMs, 4 idempotencyTtlMs, 5 job count, 6 shape count,

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- extend: renews the leases a worker still holds, in one call.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
 -- ARGV: 1 prefix, 2 leaseMs, 3 count, then 2 per job: id, leaseToken

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- fail: counts a failed attempt and moves the job to the DLQ at once (FailJob,
 -- invalid params, unknown function, timeout without retryOnTimeout).
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats

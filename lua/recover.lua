@@ -1,3 +1,4 @@
+#!lua
 -- recover: jobs whose lease expired (their worker died or hung) go back to pending
 -- with stalls + 1 and no attempt counted; past maxStalls they go to the DLQ.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- requeue: returns running jobs to pending without counting an attempt (graceful shutdown).
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
 -- ARGV: 1 prefix, 2 count, then 2 per job: id, leaseToken

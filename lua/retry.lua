@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- retry: counts a failed attempt; the job runs again after delayMs, or, when its
 -- attempts are used up, goes to the DLQ as FAILED.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats

@@ -17,12 +17,26 @@ export class RedisError extends Schema.TaggedError<RedisError>()("RedisError", {
  */
 export class JobStoreError extends Schema.TaggedError<JobStoreError>()("JobStoreError", {
   message: Schema.String,
+  /**
+   * `out-of-memory`: Redis is at its `maxmemory` (policy `noeviction`) and refused the
+   * write. Enqueues and claims wait for room; finishing and keeping work still pass.
+   */
+  reason: Schema.optional(Schema.Literal("out-of-memory")),
   cause: Schema.optional(Schema.Defect)
 }) {
   static fromRedis(error: RedisError): JobStoreError {
-    return new JobStoreError({ message: error.message, cause: error })
+    return OOM.test(error.message)
+      ? new JobStoreError({
+        message: `Redis is out of memory (used memory > maxmemory), the write was refused: ${error.message}`,
+        reason: "out-of-memory",
+        cause: error
+      })
+      : new JobStoreError({ message: error.message, cause: error })
   }
 }
+
+/** Redis's reply to a write at maxmemory under `noeviction`. */
+const OOM = /\bOOM command not allowed\b/
 
 export class JobNotFound extends Schema.TaggedError<JobNotFound>()("JobNotFound", {
   queue: Schema.String,

@@ -252,12 +252,19 @@ export const make = <R = never>(
       if (completions.length === 1) completionAdded.fire()
     }
 
-    // During a Redis outage every background fiber fails on its own schedule: one warning
-    // for the outage (the first failure), one line when the claim loop gets through again.
-    let outage = false
+    // During a Redis outage every background fiber fails on its own schedule: one line for
+    // the outage (the first failure), one when the claim loop gets through again.
+    let outage: "unreachable" | "out-of-memory" | undefined
     const reportFailure = (what: string, e: unknown) =>
-      outage ? Effect.void : Effect.suspend(() => {
-        outage = true
+      outage !== undefined ? Effect.void : Effect.suspend(() => {
+        if (e instanceof JobStoreError && e.reason === "out-of-memory") {
+          outage = "out-of-memory"
+          // the claim and enqueue scripts are refused whole; the ones that finish or keep work are allowed
+          return Effect.logError(
+            `Worker ${id}: Redis is out of memory (maxmemory reached): no new jobs are claimed until it has room; running jobs still finish and keep their leases`
+          )
+        }
+        outage = "unreachable"
         const line = `Worker ${id}: ${what} failed (${messageOf(e)}); retrying with backoff`
         // the RedisClient has already warned about the outage itself
         return e instanceof JobStoreError && e.cause instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)
@@ -583,9 +590,9 @@ export const make = <R = never>(
           continue
         }
         redisFailures = 0
-        if (outage) {
-          outage = false
-          yield* Effect.logInfo(`Worker ${id}: Redis reachable again`)
+        if (outage !== undefined) {
+          yield* Effect.logInfo(`Worker ${id}: ${outage === "out-of-memory" ? "Redis accepts writes again" : "Redis reachable again"}`)
+          outage = undefined
         }
         const { claimed, nextRunAt } = round.right
         if (claimed > 0) {

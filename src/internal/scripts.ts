@@ -2,6 +2,12 @@
  * Scripts: the Lua transitions of `lua/`, loaded once, run with EVALSHA and a
  * NOSCRIPT fallback to EVAL (after a Redis restart or failover the script
  * cache is empty). `-- @include name` lines pull in `lua/include/name.lua`.
+ *
+ * Each script's first line declares its flags (Redis ≥ 7). At `maxmemory` under
+ * `noeviction`, a plain `#!lua` script is refused whole, before any write (enqueue,
+ * claim, recover, DLQ requeue: nothing half-done, no new work taken), while
+ * `#!lua flags=allow-oom` ones still run: finishing and keeping work (complete,
+ * retry, fail, requeue, extend, cancel) and freeing memory (DLQ purge) must pass.
  */
 import { createHash } from "node:crypto"
 import * as Context from "effect/Context"
