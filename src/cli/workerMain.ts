@@ -34,12 +34,16 @@ export interface WatchFlags extends RunFlags {
   readonly path: string | undefined
 }
 
-/** The command line of a child: the parent's, without --num-workers. */
+/**
+ * The command line of a child: the parent's, without --num-workers, and without
+ * --redis-url, which may hold a password (`ps` shows every process's arguments):
+ * children get the URL through RRQ_REDIS_URL.
+ */
 const childArgs = (argv: ReadonlyArray<string>) => {
   const out: Array<string> = []
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--num-workers") i++
-    else if (!argv[i]!.startsWith("--num-workers=")) out.push(argv[i]!)
+    if (argv[i] === "--num-workers" || argv[i] === "--redis-url") i++
+    else if (!argv[i]!.startsWith("--num-workers=") && !argv[i]!.startsWith("--redis-url=")) out.push(argv[i]!)
   }
   return out
 }
@@ -54,6 +58,7 @@ const runWorker = (o: RunFlags) =>
         numWorkers: o.numWorkers,
         modulePath: process.argv[1]!,
         args: childArgs(process.argv.slice(2)),
+        env: o.redisUrl === undefined ? {} : { RRQ_REDIS_URL: o.redisUrl },
         shutdownGraceMs: settings.shutdownGraceMs
       }).pipe(Effect.uninterruptible)
       if (code !== 0) return yield* new Common.CheckFailed({ message: "worker processes kept crashing; gave up" })

@@ -13,6 +13,8 @@ export interface Options {
   /** The module to fork (the rrq binary) and the arguments of each child. */
   readonly modulePath: string
   readonly args: ReadonlyArray<string>
+  /** Variables each child gets on top of the parent's environment. */
+  readonly env?: Readonly<Record<string, string>>
   readonly shutdownGraceMs: number
   /** Crashes in a row (each under `stableMs` of uptime) after which the pool gives up. */
   readonly maxCrashes?: number
@@ -61,7 +63,7 @@ export const run = (options: Options): Effect.Effect<number> =>
     const start = (slot: Slot) => {
       slot.restartTimer = undefined
       const child = fork(options.modulePath, [...options.args], {
-        env: { ...process.env, [SUPERVISED_ENV]: "1" },
+        env: { ...process.env, ...options.env, [SUPERVISED_ENV]: "1" },
         stdio: ["ignore", "inherit", "inherit", "ipc"]
       })
       slot.child = child
