@@ -37,13 +37,12 @@ export interface Options {
  * Replaces the credentials of a `redis://` or `rediss://` URL with `***`, without
  * trusting a URL parser: a password may hold an unencoded `/`, `?`, `#` or `@`, which
  * would move it into the path and out of reach of `URL.password`. Everything between
- * `//` and the last `@` is credentials; the user name, if any, stays.
+ * `//` and the last `@` is `user:password` (as ioredis reads it); the user name stays.
  */
 export const redactUrl = (url: string): string => {
   const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)@([^@]*)$/is.exec(url)
-  if (m === null) return url
-  const colon = m[2]!.indexOf(":")
-  return `${m[1]}${colon < 0 ? "***" : `${m[2]!.slice(0, colon)}:***`}@${m[3]}`
+  const colon = m === null ? -1 : m[2]!.indexOf(":")
+  return m === null || colon < 0 ? url : `${m[1]}${m[2]!.slice(0, colon)}:***@${m[3]}`
 }
 
 /** ioredis attaches the failed command to its errors: never keep the arguments of AUTH or HELLO (passwords). */

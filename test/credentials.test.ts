@@ -20,13 +20,15 @@ describe("credentials", () => {
       ["redis://:pa/ss@h:6379/0", "pa/ss", "redis://:***@h:6379/0"],
       ["redis://alice:p@ss/w?rd#x@h:6379/2", "p@ss/w?rd#x", "redis://alice:***@h:6379/2"],
       ["rediss://alice:pass%2Fword@h", "pass%2Fword", "rediss://alice:***@h"],
-      ["redis://onlysecret@h", "onlysecret", "redis://***@h"]
+      ["redis://alice:@h", "never-there", "redis://alice:***@h"]
     ]
     for (const [url, secret, shown] of cases) {
       expect(redactUrl(url)).toBe(shown)
       expect(redactUrl(url)).not.toContain(secret)
     }
     expect(redactUrl("redis://127.0.0.1:6379/0")).toBe("redis://127.0.0.1:6379/0")
+    // a user name alone is no secret (ioredis reads `user@` as a user without a password)
+    expect(redactUrl("redis://alice@h:1/0")).toBe("redis://alice@h:1/0")
     expect(redactUrl("/var/run/redis.sock")).toBe("/var/run/redis.sock")
   })
 
