@@ -74,11 +74,18 @@ const baseOptions: RedisOptions = {
   lazyConnect: false
 }
 
+/**
+ * Closes a connection: QUIT when it is up (pending replies arrive first), at once when
+ * it is not (a QUIT would wait for a reconnection). Interruptible, so that the timeout
+ * works inside the scope's finalizer.
+ */
 const quit = (redis: IORedis) =>
-  Effect.tryPromise(() => redis.quit()).pipe(
-    Effect.timeout("2 seconds"),
-    Effect.catchAll(() => Effect.sync(() => redis.disconnect()))
-  )
+  redis.status === "ready"
+    ? Effect.interruptible(Effect.tryPromise(() => redis.quit())).pipe(
+      Effect.timeout("2 seconds"),
+      Effect.catchAll(() => Effect.sync(() => redis.disconnect()))
+    )
+    : Effect.sync(() => redis.disconnect())
 
 export const make = (options: Options): Effect.Effect<RedisClientShape, never, Scope.Scope> =>
   Effect.gen(function*() {

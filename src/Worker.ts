@@ -16,6 +16,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -24,6 +25,7 @@ import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { hostname } from "node:os"
@@ -127,6 +129,11 @@ const messageOf = (e: unknown): string =>
   typeof e === "object" && e !== null && "message" in e ? String((e as { message: unknown }).message) : String(e)
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`
+
+/** After the grace, how long shutdown keeps trying to record outcomes before giving them up. */
+const SHUTDOWN_DRAIN_MS = 5_000
+/** The same while Redis is known to be unreachable. */
+const OUTAGE_DRAIN_MS = 1_000
 
 /** The most jobs one claim call takes (the claim script caps it too). */
 const MAX_CLAIM = 1_000
@@ -232,6 +239,7 @@ export const make = <R = never>(
     // the job ours until its completion is written (or, if that takes too long, it runs again).
     let completions: Array<PendingCompletion> = []
     let flushing = false
+    let flushingCount = 0
     const completionAdded = new Signal()
     const completionsFlushed = new Signal()
 
@@ -270,12 +278,24 @@ export const make = <R = never>(
         return e instanceof JobStoreError && e.cause instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)
       })
 
+    // retried quickly while stopping, so outcomes land soon after Redis is back
+    const persistSchedule = Retry.exponential({ base: 100, max: 5_000, jitter: true }).pipe(
+      Schedule.modifyDelay((_, d) => (stopping ? Duration.min(d, Duration.millis(200)) : d))
+    )
+
     /** Retries a store call until it goes through: a Redis outage must not lose an outcome. */
     const persist = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
       effect.pipe(
         Effect.tapError((e) => reportFailure(what, e)),
-        Effect.retry({ schedule: Retry.exponential({ base: 100, max: 5_000, jitter: true }) })
+        Effect.retry({ schedule: persistSchedule })
       )
+
+    // Shutdown during a Redis outage: once the grace and a bounded drain are over (or at a
+    // second signal), outcomes still being written are given up (their fibers interrupted)
+    // and counted; their leases expire and the jobs run again. Otherwise a SIGTERM then
+    // never ends. Success outcomes wait in `completions`, the others in `recording`.
+    let unrecorded = 0
+    const recording = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
 
     const retry = (job: ClaimedJob, handler: Handler.Handler<R> | undefined, error: string, delayMs?: number) =>
       Effect.gen(function*() {
@@ -365,11 +385,17 @@ export const make = <R = never>(
     /** Records a non-success outcome in its own fiber; the slot stays taken until it is written. */
     const record = (entry: Running, outcome: Effect.Effect<unknown, unknown>) => {
       entry.settled = true
-      runFork(
+      const fiber = runFork(
         outcome.pipe(
           Effect.catchAllCause((cause) => Effect.logError(`Worker ${id}: job ${entry.job.id} could not be settled`, cause))
         )
-      ).addObserver(() => release(entry))
+      )
+      recording.add(fiber)
+      fiber.addObserver((exit) => {
+        recording.delete(fiber)
+        if (Exit.isInterrupted(exit)) unrecorded++ // given up by shutdown (Redis away)
+        release(entry)
+      })
     }
 
     /** The attempt ended (first call wins: a stop settles a Promise handler at once). */
@@ -642,6 +668,7 @@ export const make = <R = never>(
       }
       flushing = true
       const batch = completions.length <= 500 ? completions : completions.slice(0, 500)
+      flushingCount = batch.length
       completions = completions.length <= 500 ? [] : completions.slice(500)
       for (const [queue, items] of groupByQueue(batch)) {
         const results = yield* persist(
@@ -731,13 +758,15 @@ export const make = <R = never>(
       if (entry) stopJob(entry, "cancel")
       else dropBuffered(ref.queue, ref.id)
     })
-    yield* Effect.forkScoped(flushCompletions)
+    const flusher = yield* Effect.forkScoped(flushCompletions)
     yield* Effect.forkScoped(renewLeases)
     yield* Effect.forkScoped(sweepDeadlines)
     yield* Effect.forkScoped(recoverStalled)
     yield* Effect.forkScoped(heartbeat)
 
     /** Until no job runs and every completion is recorded. */
+    const idle = () => running.size === 0 && completions.length === 0 && !flushing
+
     const awaitIdle = Effect.gen(function*() {
       while (running.size > 0) yield* slotFreed.wait
       while (completions.length > 0 || flushing) yield* completionsFlushed.wait
@@ -788,8 +817,29 @@ export const make = <R = never>(
           }
         }
         for (const entry of running.values()) stopJob(entry, "shutdown")
+        // outcomes not yet written get a bounded drain (shorter while Redis is known to be
+        // away), then are given up
+        const drainStart = yield* Clock.currentTimeMillis
+        while (!idle() && !(yield* Deferred.isDone(skipGrace))) {
+          const waited = (yield* Clock.currentTimeMillis) - drainStart
+          if (waited >= SHUTDOWN_DRAIN_MS || (outage !== undefined && waited >= OUTAGE_DRAIN_MS)) break
+          yield* Effect.sleep(20)
+        }
+        if (!idle()) {
+          unrecorded += completions.length + (flushing ? flushingCount : 0)
+          completions = []
+          yield* Fiber.interrupt(flusher)
+          flushing = false
+          yield* Fiber.interruptAll(recording)
+        }
         yield* awaitIdle
-        yield* store.removeHeartbeat(id).pipe(Effect.ignore)
+        if (unrecorded > 0) {
+          yield* Effect.logWarning(
+            `Worker ${id}: stopped with ${unrecorded} outcome(s) not recorded (Redis unreachable); their leases expire and those jobs run again`
+          )
+        }
+        // interruptible, or the timeout could not cut it short inside this finalizer
+        yield* Effect.interruptible(store.removeHeartbeat(id)).pipe(Effect.timeout(500), Effect.ignore)
       })
     )
 

@@ -79,10 +79,16 @@ const runWorker = (o: RunFlags) =>
         strictOrder: o.strictOrder,
         burst: o.burst
       })
-      // A second SIGINT/SIGTERM skips the grace period (the first closes this scope).
+      // A second SIGINT/SIGTERM skips the grace period and gives up unwritten outcomes (the
+      // first closes this scope); whatever is still left, the process ends a second later.
       let signals = 0
       const onSignal = () => {
-        if (++signals === 2) Effect.runFork(worker.skipGrace)
+        if (++signals !== 2) return
+        Effect.runFork(worker.skipGrace)
+        setTimeout(() => {
+          process.stderr.write("rrq: second signal: exiting now\n")
+          process.exit(1)
+        }, 1_000).unref()
       }
       yield* Effect.acquireRelease(
         Effect.sync(() => {
