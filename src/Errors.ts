@@ -20,8 +20,10 @@ export class JobStoreError extends Schema.TaggedError<JobStoreError>()("JobStore
   /**
    * `out-of-memory`: Redis is at its `maxmemory` (policy `noeviction`) and refused the
    * write. Enqueues and claims wait for room; finishing and keeping work still pass.
+   * `evicting-redis`: Redis's `maxmemory-policy` evicts keys, so rrq refuses to write
+   * (the setting `allowEviction` accepts the risk).
    */
-  reason: Schema.optional(Schema.Literal("out-of-memory")),
+  reason: Schema.optional(Schema.Literal("out-of-memory", "evicting-redis")),
   cause: Schema.optional(Schema.Defect)
 }) {
   static fromRedis(error: RedisError): JobStoreError {

@@ -50,6 +50,11 @@ export interface Settings {
    * deploy a newer worker can still run it.
    */
   readonly unknownFunction: "fail" | "retry"
+  /**
+   * Accept a Redis whose `maxmemory-policy` evicts keys (with one warning). Off: rrq
+   * refuses to write to such a Redis, which would lose jobs and locks without a trace.
+   */
+  readonly allowEviction: boolean
 }
 
 export const defaults: Settings = {
@@ -74,7 +79,8 @@ export const defaults: Settings = {
   retryJitter: false,
   shutdownGraceMs: 10_000,
   healthIntervalMs: 10_000,
-  unknownFunction: "fail"
+  unknownFunction: "fail",
+  allowEviction: false
 }
 
 const durationKeys = [

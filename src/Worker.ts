@@ -273,6 +273,7 @@ export const make = <R = never>(
           )
         }
         outage = "unreachable"
+        if (e instanceof JobStoreError && e.reason === "evicting-redis") return Effect.logError(`Worker ${id}: ${e.message}`)
         const line = `Worker ${id}: ${what} failed (${messageOf(e)}); retrying with backoff`
         // the RedisClient has already warned about the outage itself
         return e instanceof JobStoreError && e.cause instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)

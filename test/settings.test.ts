@@ -88,7 +88,8 @@ describe("Settings.resolve", () => {
       retryJitter: false,
       shutdownGraceMs: 10 * SECOND,
       healthIntervalMs: 10 * SECOND,
-      unknownFunction: "fail"
+      unknownFunction: "fail",
+      allowEviction: false
     })
   })
 
