@@ -63,7 +63,7 @@ export interface RrqClientShape {
     ): Effect.Effect<Enqueued<JobDefinition.Result<D>>, EnqueueError>
     (functionName: string, params: unknown, options?: EnqueueOptions): Effect.Effect<Enqueued, EnqueueError>
   }
-  /** Enqueues many jobs in one round trip per queue; all or nothing per queue. */
+  /** Enqueues many jobs (at most `MAX_ENQUEUE_MANY`) in one round trip per queue; all or nothing per queue. */
   readonly enqueueMany: (requests: ReadonlyArray<EnqueueRequest>) => Effect.Effect<ReadonlyArray<Enqueued>, EnqueueError>
   readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | JobStoreError>
   /**
@@ -93,6 +93,12 @@ const resultDecoder = (definition: JobDefinition.Any): Enqueued["decodeResult"] 
   return decode
 }
 
+/**
+ * The most jobs one `enqueueMany` takes: all of a queue's go into one atomic script,
+ * and 5,000 of them take ~50 ms of Redis (which serves nobody else meanwhile).
+ */
+export const MAX_ENQUEUE_MANY = 5_000
+
 /** How often a waiter re-reads the job in case a completion event was missed (e.g. during a reconnect). */
 const RECHECK_MS = 1_000
 
@@ -104,6 +110,13 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
   // Effect step counts (a producer enqueueing now and then runs it cold).
   const enqueueMany: RrqClientShape["enqueueMany"] = (requests) =>
     Effect.suspend((): Effect.Effect<ReadonlyArray<Enqueued>, EnqueueError> => {
+      if (requests.length > MAX_ENQUEUE_MANY) {
+        return Effect.fail(
+          new InvalidOptions({
+            message: `enqueueMany takes at most ${MAX_ENQUEUE_MANY} jobs per call, got ${requests.length}: split the batch`
+          })
+        )
+      }
       const jobs: Array<NewJob> = []
       // ids given by the caller must differ within the call (generated ones always do)
       let given: Set<string> | undefined
