@@ -114,7 +114,7 @@ export interface Config<R = never> {
   readonly settings?: SettingsInput
   /** Services the handlers need (startup and shutdown hooks live in it too). */
   readonly layer?: Layer.Layer<R, unknown, never>
-  /** Queues to serve when the command line names none (`name` or `name:weight`). */
+  /** Queues to serve when the command line names none (`name` or `name,weight`). */
   readonly queues?: ReadonlyArray<string>
 }
 

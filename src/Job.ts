@@ -158,7 +158,7 @@ const MAX_DATE_MS = 8.64e15
  */
 export const validateNewJob = (job: NewJob, maxPayloadBytes: number): InvalidOptions | undefined => {
   if (!isValidQueueName(job.queue)) {
-    return invalid(`invalid queue name '${job.queue}' (1 to 200 characters, no braces or whitespace)`)
+    return invalid(`invalid queue name '${job.queue}' (1 to 200 characters, no braces, commas or whitespace)`)
   }
   if (job.id.length === 0 || job.id.length > 256) return invalid("a job id must be 1 to 256 characters")
   if (!Number.isInteger(job.maxRetries) || job.maxRetries < 1) {

@@ -52,9 +52,9 @@ export const suffix = {
   corrupt: "corrupt:"
 } as const
 
-/** Queue names end up inside a hash tag, so braces are not allowed. */
+/** Queue names end up inside a hash tag, so braces are not allowed; a comma separates a weight (`name,3`). */
 export const isValidQueueName = (queue: string): boolean =>
-  queue.length > 0 && queue.length <= 200 && !/[{}\s]/.test(queue)
+  queue.length > 0 && queue.length <= 200 && !/[{},\s]/.test(queue)
 
 export const make = (base = "rrq"): Keys => {
   const queue = (q: string): QueueKeys => {

@@ -33,7 +33,7 @@ import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
 import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
 import type * as Handler from "./Handler.js"
-import { parseQueue, type QueueWeight } from "./internal/queueSpec.js"
+import { looksLikeOldWeight, parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
 import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
@@ -43,7 +43,7 @@ import { RrqSettings, type Settings } from "./Settings.js"
 
 export interface WorkerOptions<R = never> {
   readonly handlers: Handler.Handlers<R>
-  /** Queues to serve: `name`, or `name:weight` for weighted selection. Default: the default queue. */
+  /** Queues to serve: `name`, or `name,weight` for weighted selection. Default: the default queue. */
   readonly queues?: ReadonlyArray<string>
   /** Always try the queues in the given order instead of rotating. */
   readonly strictOrder?: boolean
@@ -205,6 +205,13 @@ export const make = <R = never>(
       catch: (e) => e instanceof InvalidOptions ? e : new InvalidOptions({ message: `handlers: ${messageOf(e)}` })
     })
     const specs = yield* Effect.forEach(options.queues ?? [settings.defaultQueue], (s) => parseQueue(s))
+    for (const q of specs) {
+      if (looksLikeOldWeight(q.name)) {
+        yield* Effect.logWarning(
+          `Worker: serving queue '${q.name}' (a name with a colon); weights are written 'name,weight' since 0.2.0, so for a weight write '${q.name.replace(/:(?=[^:]*$)/, ",")}'`
+        )
+      }
+    }
     if (specs.length === 0) return yield* new InvalidOptions({ message: "queues must name at least one queue" })
     const queues = specs.map((q) => q.name)
     const concurrency = options.concurrency ?? settings.concurrency

@@ -108,7 +108,8 @@ describe("rrq CLI", () => {
       [["worker", "run", "--settings", tsSettings, "--num-workers", "0"], "--num-workers: must be at least 1, got 0"],
       [["worker", "run", "--settings", tsSettings, "--concurrency", "0"], "--concurrency: must be at least 1, got 0"],
       [["worker", "run", "--settings", tsSettings, "--concurrency", "abc"], "--concurrency: 'abc' is not an integer"],
-      [["worker", "run", "--settings", tsSettings, "--queue", "emails:x"], "invalid queue weight"],
+      [["worker", "run", "--settings", tsSettings, "--queue", "emails,x"], "invalid queue weight"],
+      [["worker", "run", "--settings", tsSettings, "--queue", "a{b}"], "invalid queue name"],
       [["worker", "run", "--settings", join(dir, "missing.ts")], "settings file not found"],
       [["worker", "run"], "--settings FILE (or RRQ_SETTINGS) is required"],
       [["job", "enqueue", "x", "--defer-by", "1s", "--defer-until", "2030-01-01T00:00:00Z"], "cannot be combined"],
@@ -286,7 +287,7 @@ export default {
     const none = await rrq(p, ["check"])
     expect(none.code).toBe(1)
     expect(none.stderr).toContain("0 live worker(s)")
-    const worker = start(p, ["worker", "run", "--settings", tsSettings, "--queue", "default", "--queue", "other:2"])
+    const worker = start(p, ["worker", "run", "--settings", tsSettings, "--queue", "default", "--queue", "other,2"])
     try {
       await until("a heartbeat", async () => (await rrq(p, ["check"])).code === 0)
       const ok = await rrq(p, ["check", "--json"])

@@ -395,7 +395,7 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
     test("the heartbeat shows the worker while it runs", Effect.gen(function*() {
       const store = yield* JobStore
       const w = yield* Effect.scoped(Effect.gen(function*() {
-        const w = yield* Worker.make({ handlers: {}, queues: ["a", "b:3"], concurrency: 7 })
+        const w = yield* Worker.make({ handlers: {}, queues: ["a", "b,3"], concurrency: 7 })
         yield* Effect.sleep(100)
         const live = yield* store.workers
         expect(live).toHaveLength(1)
@@ -408,16 +408,19 @@ for (const [storeName, makeStore] of Object.entries(stores)) {
 }
 
 describe("Worker options", () => {
-  it("parses queue weights", () => {
+  it("parses queue weights (name,weight); a name may hold colons and unicode, never braces, commas or whitespace", () => {
     expect(Either.getOrThrow(Worker.parseQueue("emails"))).toEqual({ name: "emails", weight: 1 })
-    expect(Either.getOrThrow(Worker.parseQueue("emails:3"))).toEqual({ name: "emails", weight: 3 })
-    for (const spec of ["emails:0", "emails:x", ":3", "", "a b"]) {
+    expect(Either.getOrThrow(Worker.parseQueue("emails,3"))).toEqual({ name: "emails", weight: 3 })
+    expect(Either.getOrThrow(Worker.parseQueue("tenant:42"))).toEqual({ name: "tenant:42", weight: 1 })
+    expect(Either.getOrThrow(Worker.parseQueue("tenant:42,2.5"))).toEqual({ name: "tenant:42", weight: 2.5 })
+    expect(Either.getOrThrow(Worker.parseQueue("courriel-été:✉"))).toEqual({ name: "courriel-été:✉", weight: 1 })
+    for (const spec of ["emails,0", "emails,x", ",3", "", "a b", "a{b}", "{a}", "a,b,3", "tab\tq"]) {
       const parsed = Worker.parseQueue(spec)
       expect(Either.isLeft(parsed), spec).toBe(true)
       if (Either.isLeft(parsed)) expect(parsed.left).toBeInstanceOf(InvalidOptions)
     }
-    expect(Either.flip(Worker.parseQueue("emails:x"))).toEqual(
-      Either.right(new InvalidOptions({ message: "invalid queue weight in 'emails:x' (use name:weight with a positive weight)" }))
+    expect(Either.flip(Worker.parseQueue("emails,x"))).toEqual(
+      Either.right(new InvalidOptions({ message: "invalid queue weight in 'emails,x' (use name,weight with a positive weight)" }))
     )
   })
 
@@ -426,7 +429,7 @@ describe("Worker options", () => {
       const bad: ReadonlyArray<readonly [Worker.WorkerOptions, string]> = [
         [{ handlers: {}, concurrency: 0 }, "concurrency must be an integer ≥ 1, got 0"],
         [{ handlers: {}, concurrency: 1.5 }, "concurrency"],
-        [{ handlers: {}, queues: ["emails:x"] }, "invalid queue weight in 'emails:x'"],
+        [{ handlers: {}, queues: ["emails,x"] }, "invalid queue weight in 'emails,x'"],
         [{ handlers: {}, queues: [] }, "at least one queue"],
         [{ handlers: { x: 5 as never } }, "handler 'x' is neither a function nor Handler.make(...)"]
       ]

@@ -11,7 +11,7 @@ const rrq = Command.make("rrq").pipe(
   Command.withDescription(
     "rrq: a reliable job queue on Redis.\n\n" +
       "Examples:\n" +
-      "  rrq worker run --settings ./rrq.config.ts --queue default --queue emails:3 --concurrency 20\n" +
+      "  rrq worker run --settings ./rrq.config.ts --queue default --queue emails,3 --concurrency 20\n" +
       "  rrq worker run --settings ./rrq.config.ts --num-workers 4\n" +
       "  rrq job enqueue send_email --params '{\"to\":\"a@b.c\"}' --defer-by 30s\n" +
       "  rrq job result <id> --wait 1m --json\n" +

@@ -19,7 +19,7 @@ const settingsFile = Options.file("settings").pipe(
 const runOptions = {
   settings: settingsFile,
   queues: Options.text("queue").pipe(
-    Options.withDescription("a queue to serve, as name or name:weight (repeatable; default: the settings file's, then 'default')"),
+    Options.withDescription("a queue to serve, as name or name,weight (repeatable; default: the settings file's, then 'default')"),
     Options.repeated
   ),
   concurrency: Common.integer("concurrency", { min: 1 }).pipe(Options.withDescription("jobs run at once per process"), Options.optional),
