@@ -3,46 +3,24 @@
  * write to it with an error that says why and what to do, unless `allowEviction`
  * accepts the risk (one warning); reads still work, and fixing the policy is enough.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger } from "effect"
-import { Redis as IORedis } from "ioredis"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Logger } from "effect"
 import { execFile } from "node:child_process"
 import { resolve } from "node:path"
-import * as Client from "../src/Client.js"
 import { RrqClient } from "../src/Client.js"
 import { JobStoreError } from "../src/Errors.js"
-import * as Store from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
-import * as Redis from "../src/Redis.js"
 import * as Settings from "../src/Settings.js"
-import { uniquePrefix } from "./support/index.js"
-import { type RedisServer, startRedis } from "./support/redisServer.js"
+import { clientLayer, privateRedis, uniquePrefix } from "./support/index.js"
 
-let server: RedisServer
-let admin: IORedis
+const redis = privateRedis(["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"])
 
-beforeAll(async () => {
-  server = await startRedis(["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"])
-  admin = new IORedis(server.url, { maxRetriesPerRequest: 1 })
-})
-
-afterAll(async () => {
-  await admin.quit().catch(() => admin.disconnect())
-  await server.stop()
-})
-
-const stack = (input: Settings.SettingsInput = {}) => {
-  const settings = Settings.layer({ redisUrl: server.url, keyPrefix: uniquePrefix("evict"), ...input })
-  return Client.layer.pipe(
-    Layer.provideMerge(Store.layerRedis.pipe(Layer.provideMerge(Layer.merge(Redis.layerFromSettings, settings)))),
-    Layer.provideMerge(settings)
-  )
-}
+const stack = (input: Settings.SettingsInput = {}) => clientLayer({ redisUrl: redis.server.url, keyPrefix: uniquePrefix("evict"), ...input })
 
 describe("an evicting Redis", () => {
   it.live("is refused for writes, with the policy named and the fix; reads work; noeviction lifts it", () =>
     Effect.gen(function*() {
-      yield* Effect.promise(() => admin.config("SET", "maxmemory-policy", "allkeys-lru"))
+      yield* Effect.promise(() => redis.admin.config("SET", "maxmemory-policy", "allkeys-lru"))
       const client = yield* RrqClient
       const store = yield* JobStore
       const e = yield* Effect.flip(client.enqueue("work", {}))
@@ -54,14 +32,14 @@ describe("an evicting Redis", () => {
       outOfReach(yield* Effect.flip(store.claim("default", { count: 1, workerId: "w", leaseMs: 1_000 })))
       expect((yield* store.stats("default")).ready).toBe(0)
       // the operator fixes the policy: writes go through without a restart
-      yield* Effect.promise(() => admin.config("SET", "maxmemory-policy", "noeviction"))
+      yield* Effect.promise(() => redis.admin.config("SET", "maxmemory-policy", "noeviction"))
       const job = yield* client.enqueue("work", {})
       expect(job.created).toBe(true)
     }).pipe(Effect.provide(stack())), 30_000)
 
   it.live("allowEviction accepts the risk, with one warning", () =>
     Effect.gen(function*() {
-      yield* Effect.promise(() => admin.config("SET", "maxmemory-policy", "volatile-lru"))
+      yield* Effect.promise(() => redis.admin.config("SET", "maxmemory-policy", "volatile-lru"))
       const warnings: Array<string> = []
       const capture = Logger.replace(
         Logger.defaultLogger,
@@ -74,15 +52,15 @@ describe("an evicting Redis", () => {
         for (let i = 0; i < 3; i++) yield* client.enqueue("work", {})
       }).pipe(Effect.provide(stack({ allowEviction: true })), Effect.provide(capture))
       expect(warnings.filter((w) => /maxmemory-policy volatile-lru/.test(w))).toHaveLength(1)
-      yield* Effect.promise(() => admin.config("SET", "maxmemory-policy", "noeviction"))
+      yield* Effect.promise(() => redis.admin.config("SET", "maxmemory-policy", "noeviction"))
     }), 30_000)
 
   it("rrq job enqueue refuses with exit 1 and one line; RRQ_ALLOW_EVICTION=true accepts", async () => {
-    await admin.config("SET", "maxmemory-policy", "allkeys-lfu")
+    await redis.admin.config("SET", "maxmemory-policy", "allkeys-lfu")
     const run = (env: Record<string, string>) =>
       new Promise<{ code: number; stderr: string }>((done) =>
         execFile(process.execPath, [resolve("bin/rrq.js"), "job", "enqueue", "work"], {
-          env: { ...process.env, RRQ_REDIS_URL: server.url, RRQ_KEY_PREFIX: uniquePrefix("evict"), ...env },
+          env: { ...process.env, RRQ_REDIS_URL: redis.server.url, RRQ_KEY_PREFIX: uniquePrefix("evict"), ...env },
           timeout: 20_000
         }, (error, _stdout, stderr) => done({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stderr })))
     const refused = await run({})
@@ -90,7 +68,7 @@ describe("an evicting Redis", () => {
     expect(refused.stderr).toMatch(/^rrq: .*maxmemory-policy allkeys-lfu.*noeviction/m)
     const accepted = await run({ RRQ_ALLOW_EVICTION: "true" })
     expect(accepted.code, accepted.stderr).toBe(0)
-    await admin.config("SET", "maxmemory-policy", "noeviction")
+    await redis.admin.config("SET", "maxmemory-policy", "noeviction")
   }, 30_000)
 })
 

@@ -4,42 +4,27 @@
  * enqueueing are refused whole (nothing half-written, nothing taken), the error
  * says Redis is out of memory, and a worker logs it once per episode.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer, Logger, Option } from "effect"
-import { Redis as IORedis } from "ioredis"
-import * as Client from "../src/Client.js"
+import { beforeEach, describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Logger, Option } from "effect"
 import { RrqClient } from "../src/Client.js"
 import { JobStoreError } from "../src/Errors.js"
-import * as Store from "../src/JobStore.js"
 import { JobStore } from "../src/JobStore.js"
-import * as Redis from "../src/Redis.js"
 import * as Settings from "../src/Settings.js"
 import * as Worker from "../src/Worker.js"
-import { uniquePrefix } from "./support/index.js"
-import { type RedisServer, startRedis } from "./support/redisServer.js"
+import { clientLayer, privateRedis, uniquePrefix } from "./support/index.js"
 
-let server: RedisServer
-let admin: IORedis
-
-beforeAll(async () => {
-  server = await startRedis(["--maxmemory", "8mb", "--maxmemory-policy", "noeviction"])
-  admin = new IORedis(server.url, { maxRetriesPerRequest: 1 })
-})
-
-afterAll(async () => {
-  await admin.quit().catch(() => admin.disconnect())
-  await server.stop()
-})
+const redis = privateRedis(["--maxmemory", "8mb", "--maxmemory-policy", "noeviction"])
+const admin = () => redis.admin
 
 /** Writes 1 KB keys (the script may: allow-oom) until a plain write is refused. */
 const fill = async () => {
   for (let round = 0; round < 200; round++) {
-    await admin.eval(
+    await admin().eval(
       "#!lua flags=allow-oom\nfor i = 1, 500 do redis.call('SET', 'filler:' .. ARGV[1] .. ':' .. i, string.rep('x', 1024)) end",
       0,
       String(round)
     )
-    const refused = await admin.set("probe", "1").then(() => false, (e: Error) => /OOM/.test(e.message))
+    const refused = await admin().set("probe", "1").then(() => false, (e: Error) => /OOM/.test(e.message))
     if (refused) return
   }
   throw new Error("Redis never reached its maxmemory")
@@ -48,8 +33,8 @@ const fill = async () => {
 const free = async () => {
   let cursor = "0"
   do {
-    const [next, keys] = await admin.scan(cursor, "MATCH", "filler:*", "COUNT", 1000)
-    if (keys.length > 0) await admin.unlink(...keys)
+    const [next, keys] = await admin().scan(cursor, "MATCH", "filler:*", "COUNT", 1000)
+    if (keys.length > 0) await admin().unlink(...keys)
     cursor = next
   } while (cursor !== "0")
 }
@@ -57,11 +42,7 @@ const free = async () => {
 // each test starts with room, whatever the one before left
 beforeEach(() => free())
 
-const stack = (keyPrefix: string, input: Settings.SettingsInput = {}) => {
-  const settings = Settings.layer({ redisUrl: server.url, keyPrefix, ...input })
-  const store = Store.layerRedis.pipe(Layer.provideMerge(Layer.merge(Redis.layerFromSettings, settings)), Layer.provideMerge(settings))
-  return Client.layer.pipe(Layer.provideMerge(store))
-}
+const stack = (keyPrefix: string, input: Settings.SettingsInput = {}) => clientLayer({ redisUrl: redis.server.url, keyPrefix, ...input })
 
 const outOfMemory = (e: unknown) => {
   expect(e).toBeInstanceOf(JobStoreError)

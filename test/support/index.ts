@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto"
 import { Layer } from "effect"
-import { inject } from "vitest"
+import { Redis as IORedis } from "ioredis"
+import { afterAll, beforeAll, inject } from "vitest"
+import * as Client from "../../src/Client.js"
 import * as JobStore from "../../src/JobStore.js"
 import * as Redis from "../../src/Redis.js"
 import * as Settings from "../../src/Settings.js"
+import { type RedisServer, startRedis } from "./redisServer.js"
 
 export const redisUrl = (): string => inject("redisUrl")
 
@@ -19,4 +22,24 @@ export const redisStoreLayer = (input: Settings.SettingsInput = {}) => {
   const settings = settingsLayer(input)
   const redis = Redis.layerFromSettings.pipe(Layer.provide(settings))
   return JobStore.layerRedis.pipe(Layer.provideMerge(Layer.merge(redis, settings)))
+}
+
+/** An RrqClient over `redisStoreLayer(input)` (pass `redisUrl` for a server of the test's own). */
+export const clientLayer = (input: Settings.SettingsInput = {}) => Client.layer.pipe(Layer.provideMerge(redisStoreLayer(input)))
+
+/**
+ * A redis-server of the test file's own, started with `args` before its tests and
+ * stopped after them, with an admin connection for setting it up from outside rrq.
+ */
+export const privateRedis = (args: ReadonlyArray<string> = []) => {
+  const handle = {} as { server: RedisServer; admin: IORedis }
+  beforeAll(async () => {
+    handle.server = await startRedis(args)
+    handle.admin = new IORedis(handle.server.url, { maxRetriesPerRequest: 1 })
+  })
+  afterAll(async () => {
+    await handle.admin?.quit().catch(() => handle.admin.disconnect())
+    await handle.server?.stop()
+  })
+  return handle
 }
