@@ -25,7 +25,7 @@ for _, id in ipairs(candidates) do
       redis.call('HDEL', jk, 'completedAt', 'startedAt', 'result', 'leaseToken', 'workerId')
       redis.call('PERSIST', jk)
       local unique = redis.call('HGET', jk, 'uniqueKey')
-      if not unique or acquireUnique(prefix, unique, id, now, lockTtl) then
+      if not unique or acquireUnique(prefix, unique, id, now, lockTtl, now) then
         redis.call('ZADD', keys.pending, now, id)
       end
       out[#out + 1] = id

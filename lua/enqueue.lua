@@ -79,7 +79,7 @@ for i = 0, n - 1 do
     local runnable = true
     if unique ~= '' then
       redis.call('HSET', jk, 'uniqueKey', unique)
-      runnable = acquireUnique(prefix, unique, id, now, lockTtl)
+      runnable = acquireUnique(prefix, unique, id, now, lockTtl, shape.runAt)
     end
     if runnable then
       ready[r + 1], ready[r + 2], r = shape.runAtText, id, r + 2

@@ -28,6 +28,7 @@ for _, id in ipairs(ids) do
       dead[#dead + 1] = id
     else
       backToPending(keys, jk, id, now)
+      refreshUnique(prefix, jk, id, now, lockTtl, now)
       requeued[#requeued + 1] = id
     end
   end

@@ -26,5 +26,6 @@ local runAt = now + delay
 redis.call('HSET', jk, 'status', 'RETRYING', 'lastError', err, 'nextRunAt', runAt)
 redis.call('HDEL', jk, 'leaseToken')
 redis.call('ZADD', keys.pending, runAt, id)
+refreshUnique(prefix, jk, id, now, lockTtl, runAt)
 redis.call('PUBLISH', prefix .. 'wake', runAt)
 return 'RETRYING'

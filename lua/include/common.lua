@@ -33,16 +33,24 @@ local function expireOrPersist(key, ttl)
   end
 end
 
--- Takes the unique lock for a job, or parks the job in the key's waiting set.
+-- A unique lock lives as long as its holder is pending or running: it is taken (or handed
+-- over) to last until the holder's run-at plus lockTtl, and refreshed by every lease
+-- renewal, retry and recovery; lockTtl is only the backstop against a lost holder.
+local function lockLife(now, runAt, lockTtl)
+  return int(lockTtl + math.max(0, runAt - now))
+end
+
+-- Takes the unique lock for a job due at runAt, or parks the job in the key's waiting set.
 -- Returns true when the job may go to pending now.
-local function acquireUnique(prefix, uniqueKey, id, now, lockTtl)
+local function acquireUnique(prefix, uniqueKey, id, now, lockTtl, runAt)
   local lock = prefix .. 'unique:' .. uniqueKey
   local holder = redis.call('GET', lock)
+  local life = lockLife(now, runAt, lockTtl)
   if holder == id then
-    redis.call('PEXPIRE', lock, lockTtl)
+    redis.call('PEXPIRE', lock, life)
     return true
   end
-  if not holder and redis.call('SET', lock, id, 'PX', lockTtl, 'NX') then
+  if not holder and redis.call('SET', lock, id, 'PX', life, 'NX') then
     return true
   end
   redis.call('ZADD', prefix .. 'unique-waiting:' .. uniqueKey, now, id)
@@ -69,15 +77,23 @@ local function releaseUnique(prefix, pendingKey, id, now, lockTtl)
     local nk = jobKey(prefix, nextId)
     local fields = redis.call('HMGET', nk, 'status', 'nextRunAt')
     if fields[1] == 'PENDING' then
-      redis.call('SET', lock, nextId, 'PX', lockTtl)
       local runAt = tonumber(fields[2]) or now
       if runAt < now then runAt = now end
+      redis.call('SET', lock, nextId, 'PX', lockLife(now, runAt, lockTtl))
       redis.call('HSET', nk, 'nextRunAt', runAt)
       redis.call('ZADD', pendingKey, runAt, nextId)
       redis.call('PUBLISH', prefix .. 'wake', runAt)
       return
     end
   end
+end
+
+-- Keeps a job's unique lock (if it holds one) alive until runAt plus lockTtl.
+local function refreshUnique(prefix, jk, id, now, lockTtl, runAt)
+  local uniqueKey = redis.call('HGET', jk, 'uniqueKey')
+  if not uniqueKey then return end
+  local lock = prefix .. 'unique:' .. uniqueKey
+  if redis.call('GET', lock) == id then redis.call('PEXPIRE', lock, lockLife(now, runAt, lockTtl)) end
 end
 
 -- The four keys every transition script receives, in this order.

@@ -352,21 +352,32 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
 
   // --- the helpers of lua/include/common.lua ---
 
-  /** `acquireUnique`: takes the lock, or parks the job in the key's waiting set. True when it may go to pending. */
-  const acquireUnique = (c: Ctx, uniqueKey: string, id: string): boolean => {
+  /** `lockLife`: a lock lasts until its holder's run-at plus the backstop TTL. */
+  const lockLife = (now: number, runAt: number) => lockTtl + Math.max(0, runAt - now)
+
+  /** `acquireUnique`: takes the lock for a job due at runAt, or parks the job in the key's waiting set. True when it may go to pending. */
+  const acquireUnique = (c: Ctx, uniqueKey: string, id: string, runAt: number): boolean => {
     const holder = live(c.q.uniqueLocks, uniqueKey, c.now)
     if (holder?.value === id) {
-      holder.expiresAt = deadline(c.now, lockTtl)
+      holder.expiresAt = deadline(c.now, lockLife(c.now, runAt))
       return true
     }
     if (holder === undefined) {
-      c.q.uniqueLocks.set(uniqueKey, { value: id, expiresAt: deadline(c.now, lockTtl) })
+      c.q.uniqueLocks.set(uniqueKey, { value: id, expiresAt: deadline(c.now, lockLife(c.now, runAt)) })
       return true
     }
     let waiting = c.q.uniqueWaiting.get(uniqueKey)
     if (waiting === undefined) c.q.uniqueWaiting.set(uniqueKey, (waiting = new Map()))
     waiting.set(id, c.now)
     return false
+  }
+
+  /** `refreshUnique`: keeps a job's unique lock (if it holds one) alive until runAt plus the backstop. */
+  const refreshUnique = (c: Ctx, id: string, runAt: number): void => {
+    const uniqueKey = hget(c, id, "uniqueKey")
+    if (uniqueKey === undefined) return
+    const holder = live(c.q.uniqueLocks, uniqueKey, c.now)
+    if (holder?.value === id) holder.expiresAt = deadline(c.now, lockLife(c.now, runAt))
   }
 
   /** `releaseUnique`: hands the key to the first job still waiting (runnable now), or frees it. */
@@ -389,9 +400,9 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       // skips jobs cancelled or gone while waiting
       const fields = hash(c, nextId)
       if (fields?.get("status") === "PENDING") {
-        c.q.uniqueLocks.set(uniqueKey, { value: nextId, expiresAt: deadline(c.now, lockTtl) })
         const wanted = luaToNumber(fields.get("nextRunAt"))
         const runAt = wanted === undefined || Number.isNaN(wanted) || wanted < c.now ? c.now : wanted
+        c.q.uniqueLocks.set(uniqueKey, { value: nextId, expiresAt: deadline(c.now, lockLife(c.now, runAt)) })
         hset(c, nextId, { nextRunAt: runAt })
         c.q.pending.set(nextId, runAt)
         signalWork(c.q)
@@ -529,7 +540,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
           let runnable = true
           if (unique !== undefined) {
             hset(c, job.id, { uniqueKey: unique })
-            runnable = acquireUnique(c, unique, job.id)
+            runnable = acquireUnique(c, unique, job.id, runAt)
           }
           if (runnable) {
             c.q.pending.set(job.id, runAt)
@@ -648,6 +659,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       hset(c, id, { status: "RETRYING", lastError: options.error, nextRunAt: runAt })
       hdel(c, id, "leaseToken")
       c.q.pending.set(id, runAt)
+      refreshUnique(c, id, runAt)
       signalWork(c.q)
       return "RETRYING"
     })
@@ -681,6 +693,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       leases.map(({ id, token }) => {
         if (!holdsLease(c, id, token)) return false
         if (c.q.active.has(id)) c.q.active.set(id, c.now + leaseMs)
+        refreshUnique(c, id, c.now + leaseMs)
         return true
       }))
 
@@ -706,6 +719,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
             deadLettered.push(id)
           } else {
             backToPending(c, id)
+            refreshUnique(c, id, c.now)
             requeued.push(id)
           }
         }
@@ -809,7 +823,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
           hdel(c, id, "completedAt", "startedAt", "result", "leaseToken", "workerId")
           expireOrPersist(c, id, 0)
           const unique = hget(c, id, "uniqueKey")
-          if (unique === undefined || acquireUnique(c, unique, id)) c.q.pending.set(id, c.now)
+          if (unique === undefined || acquireUnique(c, unique, id, c.now)) c.q.pending.set(id, c.now)
           out.push(id)
         }
       }

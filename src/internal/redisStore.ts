@@ -329,7 +329,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     const extend: JobStoreShape["extend"] = (queue, leases, leaseMs) =>
       leases.length === 0
         ? Effect.succeed([])
-        : Effect.map(run("extend", queue, [leaseMs, leases.length, ...flat(leases)]), booleans)
+        : Effect.map(run("extend", queue, [leaseMs, settings.uniqueLockTtlMs, leases.length, ...flat(leases)]), booleans)
 
     const recover: JobStoreShape["recover"] = (queue, { limit, maxStalls }) =>
       Effect.map(
