@@ -224,6 +224,8 @@ export const make = <R = never>(
     const claimThreshold = Math.max(1, Math.floor(concurrency / 4))
     const startedAt = yield* Clock.currentTimeMillis
     const clock = yield* Effect.clock
+    // for durations (timeouts, lease ages): immune to wall-clock jumps
+    const monotonicMs = () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
     // handlers' Effects and outcome recording run as root fibers with the worker's services
     const runFork = Runtime.runFork(yield* Effect.runtime<R>())
 
@@ -233,6 +235,8 @@ export const make = <R = never>(
     // times that, so the next batches are claimed while this one runs: at most ~60 ms of work
     // waits per slot, and a worker never sits on long jobs others could run.
     const buffered: Array<ClaimedJob> = []
+    // Running jobs of these queues cancelled lately that this worker did not hold (yet), by key, oldest first.
+    const cancelledLately = new Map<string, number>()
     let averageRunMs = Number.POSITIVE_INFINITY
     const capacity = () => (averageRunMs < 20 ? 4 * concurrency : concurrency)
     const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
@@ -541,7 +545,11 @@ export const make = <R = never>(
           if (free <= 0 || stopping) break
           const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
           counts.claimed += result.jobs.length
-          for (const job of result.jobs) buffered.push(job)
+          for (const job of result.jobs) {
+            // cancelled while the reply was on its way: Redis has already let it go
+            if (cancelledLately.size > 0 && cancelledLately.delete(`${job.queue}\u0000${job.id}`)) counts.lost++
+            else buffered.push(job)
+          }
           free -= result.jobs.length
           claimed += result.jobs.length
           if (result.nextRunAt !== undefined) nextRunAt = Math.min(nextRunAt, result.nextRunAt)
@@ -762,9 +770,18 @@ export const make = <R = never>(
     )
 
     yield* store.onCancel(queues, (ref: JobRef) => {
-      const entry = running.get(`${ref.queue}\u0000${ref.id}`)
-      if (entry) stopJob(entry, "cancel")
-      else dropBuffered(ref.queue, ref.id)
+      const key = `${ref.queue}\u0000${ref.id}`
+      const entry = running.get(key)
+      if (entry) return stopJob(entry, "cancel")
+      dropBuffered(ref.queue, ref.id)
+      // The message may come before the reply of the claim that took the job (another
+      // connection): remembered for one lease, so that claim's copy is never started.
+      const now = monotonicMs()
+      cancelledLately.set(key, now)
+      for (const [k, at] of cancelledLately) {
+        if (now - at < settings.leaseMs) break
+        cancelledLately.delete(k)
+      }
     })
     const flusher = yield* Effect.forkScoped(flushCompletions)
     yield* Effect.forkScoped(renewLeases)
