@@ -5,13 +5,14 @@
  * interrupted.
  */
 import { expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Schedule } from "effect"
 import { afterAll, beforeAll, describe } from "vitest"
 import { RrqClient } from "../src/Client.js"
 import type * as Handler from "../src/Handler.js"
 import { JobStore } from "../src/JobStore.js"
 import * as Worker from "../src/Worker.js"
 import { clientLayer, privateRedis, redisStoreLayer, uniquePrefix } from "./support/index.js"
+import { freePort, startRedis } from "./support/redisServer.js"
 import { startProxy, type TcpProxy } from "./support/tcpProxy.js"
 
 const redis = privateRedis()
@@ -104,5 +105,28 @@ describe("cancel races", () => {
       expect(pending.filter((id) => rec.started.has(id))).toEqual([])
       expect([...rec.ranToEnd]).toEqual([])
       expect(running.filter((id) => rec.started.has(id) && !rec.aborted.has(id))).toEqual([])
+    }), 30_000)
+
+  it.scopedLive("a worker started while Redis was away still hears cancels once it is back", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const url = `redis://127.0.0.1:${port}`
+      const keyPrefix = uniquePrefix("cancel")
+      const rec = recorder(20_000)
+      // the default 30 s lease: renewal would notice the cancel only after ~10 s
+      const workerSide = yield* Layer.build(redisStoreLayer({ redisUrl: url, keyPrefix, pollDelayMs: 50 }))
+      yield* Worker.make({ handlers: { work: rec.handler } }).pipe(Effect.provide(workerSide))
+      yield* Effect.sleep(300)
+      const server = yield* Effect.acquireRelease(Effect.promise(() => startRedis([], port)), (s) => Effect.promise(s.stop))
+      yield* Effect.sleep(1_500)
+      const c = yield* Effect.provide(RrqClient, yield* Layer.build(clientLayer({ redisUrl: server.url, keyPrefix })))
+      const ref = yield* c.enqueue("work", {})
+      yield* Effect.sync(() => rec.started.has(ref.id)).pipe(
+        Effect.repeat({ until: (b) => b, schedule: Schedule.spaced(20) }),
+        Effect.timeout("10 seconds")
+      )
+      expect(yield* c.cancel(ref)).toEqual({ _tag: "Cancelled", wasRunning: true })
+      yield* Effect.sleep(2_000)
+      expect(rec.aborted.has(ref.id)).toBe(true)
     }), 30_000)
 })

@@ -459,10 +459,26 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         return Deferred.await(d)
       })
 
+    // Not subscribed (Redis away at start): tried again every second, or cancels would only
+    // be noticed through lease renewal.
+    const subscribeUntilActive = (channel: string) =>
+      Effect.zipRight(
+        subscribe(channel),
+        Effect.suspend(() =>
+          channels.active.has(channel)
+            ? Effect.void
+            : Effect.forkScoped(
+              Effect.zipRight(Effect.sleep(1_000), subscribe(channel)).pipe(
+                Effect.repeat({ until: () => channels.active.has(channel) })
+              )
+            )
+        )
+      )
+
     const onCancel: JobStoreShape["onCancel"] = (qs, f) =>
       Effect.forEach(qs, (queue) => {
         const channel = keys.queue(queue).cancel
-        return subscribe(channel).pipe(
+        return subscribeUntilActive(channel).pipe(
           Effect.zipRight(Effect.acquireRelease(
             Effect.sync(() => channels.listen(channel, (id) => f(new JobRef({ queue, id })))),
             (stop) => Effect.sync(stop)
