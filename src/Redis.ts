@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { Redis as IORedis, type RedisOptions } from "ioredis"
 import { RedisError } from "./Errors.js"
@@ -29,6 +30,14 @@ export class RedisClient extends Context.Tag("rrq/RedisClient")<RedisClient, Red
 
 export interface Options {
   readonly url: string | Redacted.Redacted<string>
+  /**
+   * A command without a reply for this long fails and its connection is opened anew
+   * (default 5 s; 0: never). Dedicated connections (the subscriber) are pinged at this
+   * interval, so a silent one is noticed too.
+   */
+  readonly commandTimeoutMs?: number
+  /** TCP keepalive's idle time before the first probe (default 10 s). */
+  readonly keepAliveMs?: number
   /** Extra ioredis options (TLS certificates, sentinels...). */
   readonly options?: RedisOptions
 }
@@ -67,6 +76,10 @@ const baseOptions: RedisOptions = {
   maxRetriesPerRequest: 1,
   retryStrategy: reconnectDelay,
   connectTimeout: 5_000,
+  // A command in flight when a connection drops fails; it is not sent again on the next
+  // connection. Its caller has been told it failed and retries itself: a resent claim would
+  // take jobs nobody runs, a resent enqueue would write a job twice.
+  autoResendUnfulfilledCommands: false,
   // off: rrq already batches (claims, completions, enqueues), and auto-pipelining holds
   // every command back to the next tick: +25% at concurrency 100, +40% for single
   // enqueues, lower pickup latency with it off (docs/performance.md)
@@ -87,20 +100,45 @@ const quit = (redis: IORedis) =>
     )
     : Effect.sync(() => redis.disconnect())
 
+const isTimeout = (cause: unknown) => cause instanceof Error && cause.message === "Command timed out"
+
 export const make = (options: Options): Effect.Effect<RedisClientShape, never, Scope.Scope> =>
   Effect.gen(function*() {
     const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
     const displayUrl = redactUrl(url)
     const runtime = yield* Effect.runtime<never>()
     const log = Runtime.runFork(runtime)
+    const commandTimeoutMs = options.commandTimeoutMs ?? 5_000
+    const timeouts: RedisOptions = {
+      keepAlive: options.keepAliveMs ?? 10_000,
+      ...(commandTimeoutMs > 0 ? { commandTimeout: commandTimeoutMs } : {})
+    }
 
     // One line per outage for the whole client (all its connections), not one per reconnect.
     let down = false
     let lastError = ""
+
+    /**
+     * A command timed out: the connection may be half-open (nothing comes back, nothing
+     * closes it), and TCP keepalive would take minutes to say so. It is dropped and opened
+     * again; commands in flight on it fail and their callers retry.
+     */
+    const reconnectSilent = (redis: IORedis, name: string) => {
+      if (redis.status !== "ready") return // already reconnecting
+      lastError = `no reply within ${commandTimeoutMs}ms`
+      if (!down) {
+        down = true
+        log(Effect.logWarning(
+          `Redis at ${displayUrl}: no reply within ${commandTimeoutMs}ms on the ${name} connection; reconnecting`
+        ))
+      }
+      redis.disconnect(true)
+    }
+
     const open = (name: string) =>
       Effect.acquireRelease(
         Effect.sync(() => {
-          const redis = new IORedis(url, { ...baseOptions, ...options.options, connectionName: `rrq:${name}` })
+          const redis = new IORedis(url, { ...baseOptions, ...timeouts, ...options.options, connectionName: `rrq:${name}` })
           redis.on("error", (err: Error) => {
             lastError = err.message
             if (down) return
@@ -117,19 +155,33 @@ export const make = (options: Options): Effect.Effect<RedisClientShape, never, S
         quit
       )
 
+    /** A dedicated connection, pinged so that a silent one is noticed (it may never send a command). */
+    const dedicated = (name: string) =>
+      Effect.tap(open(name), (redis) =>
+        commandTimeoutMs <= 0 ? Effect.void : Effect.forkScoped(
+          Effect.promise(() =>
+            redis.status !== "ready" ? Promise.resolve() : redis.ping().then(
+              () => undefined,
+              (e) => (isTimeout(e) ? reconnectSilent(redis, name) : undefined)
+            )
+          ).pipe(Effect.repeat(Schedule.spaced(commandTimeoutMs)), Effect.annotateLogs({ connection: name }))
+        ))
+
     const redis = yield* open("commands")
     // While the connection is down, say where and why rather than ioredis's retry-limit message.
-    const failure = (what: string) => (cause: unknown) =>
-      redis.status === "ready"
+    const failure = (what: string) => (cause: unknown) => {
+      if (isTimeout(cause)) reconnectSilent(redis, "commands")
+      return redis.status === "ready"
         ? toRedisError(what)(cause)
         : new RedisError({
           message: `Redis at ${displayUrl} unreachable${lastError ? ` (${lastError})` : ""}`,
           cause: scrub(cause)
         })
+    }
     return {
       redis,
       use: (f, what = "Redis command failed") => Effect.tryPromise({ try: () => f(redis), catch: failure(what) }),
-      connection: open,
+      connection: dedicated,
       displayUrl
     } satisfies RedisClientShape
   })
@@ -144,5 +196,8 @@ export const layerConfig = (
 /** The URL from the `redisUrl` of `RrqSettings`. */
 export const layerFromSettings: Layer.Layer<RedisClient, never, RrqSettings> = Layer.scoped(
   RedisClient,
-  Effect.flatMap(RrqSettings, (s) => make({ url: s.redisUrl }))
+  Effect.flatMap(
+    RrqSettings,
+    (s) => make({ url: s.redisUrl, commandTimeoutMs: s.commandTimeoutMs, keepAliveMs: s.keepAliveMs })
+  )
 )

@@ -45,6 +45,14 @@ export interface Settings {
   readonly shutdownGraceMs: number
   readonly healthIntervalMs: number
   /**
+   * A Redis command without a reply for this long fails, and its connection is dropped
+   * and opened again: a half-open connection (a proxy or NAT that stopped forwarding
+   * without closing) is noticed. 0: no timeout.
+   */
+  readonly commandTimeoutMs: number
+  /** TCP keepalive: the idle time before the first probe on every Redis connection. */
+  readonly keepAliveMs: number
+  /**
    * A job whose function has no handler here: `fail` dead-letters it at once (RRQ's way);
    * `retry` retries it with the backoff, counting an attempt, so that during a rolling
    * deploy a newer worker can still run it.
@@ -79,6 +87,8 @@ export const defaults: Settings = {
   retryJitter: false,
   shutdownGraceMs: 10_000,
   healthIntervalMs: 10_000,
+  commandTimeoutMs: 5_000,
+  keepAliveMs: 10_000,
   unknownFunction: "fail",
   allowEviction: false
 }
@@ -95,7 +105,9 @@ const durationKeys = [
   "retryBaseMs",
   "retryMaxMs",
   "shutdownGraceMs",
-  "healthIntervalMs"
+  "healthIntervalMs",
+  "commandTimeoutMs",
+  "keepAliveMs"
 ] as const satisfies ReadonlyArray<keyof Settings>
 
 type DurationKey = (typeof durationKeys)[number]

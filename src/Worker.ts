@@ -235,6 +235,11 @@ export const make = <R = never>(
     // times that, so the next batches are claimed while this one runs: at most ~60 ms of work
     // waits per slot, and a worker never sits on long jobs others could run.
     const buffered: Array<ClaimedJob> = []
+    // When each held job's lease ends (monotonic ms), as far as this worker can be sure:
+    // the time its claim or last renewal was sent plus the lease.
+    const leaseEnds = new WeakMap<ClaimedJob, number>()
+    /** A job is started only while at least half its lease is left (a late claim reply, a stalled loop). */
+    const leaseTooOld = (job: ClaimedJob) => (leaseEnds.get(job) ?? 0) - monotonicMs() < settings.leaseMs / 2
     // Running jobs of these queues cancelled lately that this worker did not hold (yet), by key, oldest first.
     const cancelledLately = new Map<string, number>()
     let averageRunMs = Number.POSITIVE_INFINITY
@@ -504,10 +509,33 @@ export const make = <R = never>(
       if (starting) return
       starting = true
       try {
-        while (!stopping && running.size < concurrency && buffered.length > 0) start(buffered.shift()!)
+        while (!stopping && running.size < concurrency && buffered.length > 0) {
+          const job = buffered.shift()!
+          if (leaseTooOld(job)) giveBack([job], "its lease was not renewed in time while it waited for a slot")
+          else start(job)
+        }
       } finally {
         starting = false
       }
+    }
+
+    /**
+     * Claimed jobs this worker will not start, because it cannot be sure to still hold their
+     * leases: back to pending without counting an attempt (a lease recovered meanwhile
+     * answers "lost", and the job is left to its new holder).
+     */
+    const giveBack = (jobs: ReadonlyArray<ClaimedJob>, why: string) => {
+      counts.lost += jobs.length
+      runFork(
+        Effect.logWarning(`Worker ${id}: not starting ${jobs.length} job(s): ${why} (lease ${seconds(settings.leaseMs)})`).pipe(
+          Effect.zipRight(Effect.forEach(
+            groupByQueue(jobs),
+            ([queue, js]) => store.requeue(queue, js.map((j) => ({ id: j.id, token: j.leaseToken }))),
+            { discard: true }
+          )),
+          Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: handing back jobs failed (their leases will expire): ${messageOf(e)}`))
+        )
+      )
     }
 
     // --- the claim loop -----------------------------------------------------
@@ -543,8 +571,16 @@ export const make = <R = never>(
         let nextRunAt = Number.POSITIVE_INFINITY
         for (const queue of nextOrder()) {
           if (free <= 0 || stopping) break
+          const sentAt = monotonicMs()
           const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
           counts.claimed += result.jobs.length
+          const leaseEnd = sentAt + settings.leaseMs
+          for (const job of result.jobs) leaseEnds.set(job, leaseEnd)
+          if (result.jobs.length > 0 && leaseTooOld(result.jobs[0]!)) {
+            // By now another worker may have recovered them: not run here, handed back.
+            giveBack(result.jobs, `the claim reply came ${seconds(monotonicMs() - sentAt)} after the claim`)
+            continue
+          }
           for (const job of result.jobs) {
             // cancelled while the reply was on its way: Redis has already let it go
             if (cancelledLately.size > 0 && cancelledLately.delete(`${job.queue}\u0000${job.id}`)) counts.lost++
@@ -708,9 +744,10 @@ export const make = <R = never>(
         ...buffered.map((job) => ({ queue: job.queue, job, entry: undefined }))
       ]
       for (const [queue, items] of groupByQueue(held)) {
+        const sentAt = monotonicMs()
         const ok = yield* store.extend(queue, items.map((i) => ({ id: i.job.id, token: i.job.leaseToken })), settings.leaseMs)
         items.forEach((item, i) => {
-          if (ok[i] !== false) return
+          if (ok[i] !== false) return void leaseEnds.set(item.job, sentAt + settings.leaseMs)
           if (item.entry) stopJob(item.entry, "lost")
           else dropBuffered(queue, item.job.id)
         })

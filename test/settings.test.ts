@@ -88,6 +88,8 @@ describe("Settings.resolve", () => {
       retryJitter: false,
       shutdownGraceMs: 10 * SECOND,
       healthIntervalMs: 10 * SECOND,
+      commandTimeoutMs: 5 * SECOND,
+      keepAliveMs: 10 * SECOND,
       unknownFunction: "fail",
       allowEviction: false
     })
