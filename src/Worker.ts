@@ -300,6 +300,13 @@ export const make = <R = never>(
       Schedule.modifyDelay((_, d) => (stopping ? Duration.min(d, Duration.millis(200)) : d))
     )
 
+    /** Outcomes that came too late: the lease had moved on (recovered and run elsewhere, or cancelled). */
+    const logLost = (ids: ReadonlyArray<string>, what: string) =>
+      Effect.logWarning(
+        `Worker ${id}: ${ids.length} job(s) ${what} after their lease was lost (recovered by another run, or cancelled); ` +
+          `nothing recorded: ${ids.slice(0, 10).join(", ")}${ids.length > 10 ? ", …" : ""}`
+      )
+
     /** Retries a store call until it goes through: a Redis outage must not lose an outcome. */
     const persist = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
       effect.pipe(
@@ -327,12 +334,19 @@ export const make = <R = never>(
         )
         if (outcome === "RETRYING") counts.retried++
         else if (outcome === "FAILED") counts.failed++
-        else counts.lost++
+        else {
+          counts.lost++
+          yield* logLost([job.id], "failed")
+        }
       })
 
     const fail = (job: ClaimedJob, error: string) =>
       persist(`failure of job ${job.id}`, store.fail(job.queue, { id: job.id, token: job.leaseToken }, error)).pipe(
-        Effect.map((outcome) => (outcome === "FAILED" ? counts.failed++ : counts.lost++))
+        Effect.flatMap((outcome) => {
+          if (outcome === "FAILED") return Effect.sync(() => counts.failed++)
+          counts.lost++
+          return logLost([job.id], "failed")
+        })
       )
 
     const requeue = (job: ClaimedJob) =>
@@ -727,7 +741,15 @@ export const make = <R = never>(
           `recording ${items.length} completions`,
           store.complete(queue, items.map((i) => i.completion))
         )
-        for (const ok of results) ok ? counts.completed++ : counts.lost++
+        const late: Array<string> = []
+        results.forEach((ok, i) => {
+          if (ok) counts.completed++
+          else {
+            counts.lost++
+            late.push(items[i]!.completion.id)
+          }
+        })
+        if (late.length > 0) yield* logLost(late, "finished")
       }
       flushing = false
       completionsFlushed.fire()
@@ -738,7 +760,23 @@ export const make = <R = never>(
       if (i >= 0) buffered.splice(i, 1)
     }
 
+    // Renewal runs from its own timer; when that timer fires late, the event loop was blocked
+    // (a handler doing CPU-bound work): said once per stall, since leases may have expired.
+    const renewEveryMs = Math.max(10, settings.leaseMs / 3)
+    let renewDueAt = 0
+    const noticeStall = Effect.suspend(() => {
+      const lateMs = renewDueAt === 0 ? 0 : monotonicMs() - renewDueAt
+      return lateMs > settings.leaseMs / 4
+        ? Effect.logWarning(
+          `Worker ${id}: the event loop was blocked for ~${seconds(lateMs)} (lease ${seconds(settings.leaseMs)}): ` +
+            `leases were renewed late, and a job whose lease expired meanwhile may run again elsewhere. ` +
+            `Keep CPU-bound work off the event loop (a worker thread, a child process) or raise leaseMs`
+        )
+        : Effect.void
+    })
+
     const renewLeases = Effect.gen(function*() {
+      yield* noticeStall
       const held = [
         ...[...running.values()].filter((e) => e.stop === undefined).map((e) => ({ queue: e.job.queue, job: e.job, entry: e })),
         ...buffered.map((job) => ({ queue: job.queue, job, entry: undefined }))
@@ -752,9 +790,16 @@ export const make = <R = never>(
           else dropBuffered(queue, item.job.id)
         })
       }
+      return renewEveryMs
     }).pipe(
-      Effect.catchAll((e) => reportFailure("lease renewal", e)),
-      Effect.zipRight(Effect.sleep(Math.max(10, settings.leaseMs / 3))),
+      // a failed renewal is tried again soon: the leases are running out
+      Effect.catchAll((e) => Effect.as(reportFailure("lease renewal", e), Math.min(renewEveryMs, 1_000))),
+      Effect.flatMap((ms) =>
+        Effect.suspend(() => {
+          renewDueAt = monotonicMs() + ms
+          return Effect.sleep(ms)
+        })
+      ),
       Effect.forever
     )
 

@@ -70,8 +70,22 @@ const unserialisable = async (_: unknown, ctx: Handler.JobContext) => {
   return { big: BigInt(1) }
 }
 
+/**
+ * Works `ms` milliseconds without yielding (CPU-bound on the event loop) when the process
+ * has CHAOS_BLOCK=1; elsewhere it returns at once.
+ */
+const block = async (params: { readonly ms?: number } | null, ctx: Handler.JobContext) => {
+  await record(ctx.jobId)
+  if (process.env.CHAOS_BLOCK !== "1") return process.pid
+  const end = Date.now() + (params?.ms ?? 0)
+  while (Date.now() < end) {
+    // busy: nothing else in this process runs, lease renewal included
+  }
+  return process.pid
+}
+
 export const chaosConfig = (settings: Settings.SettingsInput = {}) =>
   defineConfig({
-    handlers: { work, typed, probe, unserialisable },
+    handlers: { work, typed, probe, unserialisable, block },
     settings
   })
