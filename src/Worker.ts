@@ -143,9 +143,12 @@ type StopReason = "timeout" | "cancel" | "lost" | "shutdown"
 interface Running {
   readonly job: ClaimedJob
   readonly key: string
+  /** The attempt's deadline as a wall-clock time (epoch ms), for the handler to read. */
   readonly deadline: number
+  /** The same on the monotonic clock, for the sweeper: a wall-clock jump (NTP) stops no job. */
+  readonly due: number
   handler: Handler.Handler<any> | undefined
-  /** When the handler was called (Date.now()), for the moving average of handler time. */
+  /** When the handler was called (monotonic ms), for the moving average of handler time. */
   calledAt: number
   /** Created on the first read of `ctx.signal`: most handlers never look at it. */
   abort: AbortController | undefined
@@ -433,7 +436,7 @@ export const make = <R = never>(
     const settle = (entry: Running, exit: Exit.Exit<unknown, unknown>) => {
       if (entry.settled) return
       entry.settled = true
-      const took = Date.now() - entry.calledAt
+      const took = monotonicMs() - entry.calledAt
       averageRunMs = averageRunMs === Number.POSITIVE_INFINITY ? took : averageRunMs * 0.9 + took * 0.1
       const outcome = outcomeOf(entry, entry.handler!, exit)
       if (outcome === undefined) release(entry)
@@ -480,7 +483,7 @@ export const make = <R = never>(
         client
       }
       entry.handler = handler
-      entry.calledAt = Date.now()
+      entry.calledAt = monotonicMs()
       let out: unknown
       try {
         out = handler.call(params.right, ctx)
@@ -500,10 +503,12 @@ export const make = <R = never>(
     }
 
     const start = (job: ClaimedJob) => {
+      const timeout = timeoutOf(job, handlers.get(job.functionName))
       const entry: Running = {
         job,
         key: `${job.queue}\u0000${job.id}`,
-        deadline: clock.unsafeCurrentTimeMillis() + timeoutOf(job, handlers.get(job.functionName)),
+        deadline: clock.unsafeCurrentTimeMillis() + timeout,
+        due: monotonicMs() + timeout,
         handler: undefined,
         calledAt: 0,
         abort: undefined,
@@ -807,9 +812,9 @@ export const make = <R = never>(
     const sweepDeadlines = Effect.gen(function*() {
       const started = jobStarted.wait
       if (running.size === 0) return yield* started
-      const now = yield* Clock.currentTimeMillis
+      const now = monotonicMs()
       for (const entry of running.values()) {
-        if (entry.stop === undefined && now >= entry.deadline) stopJob(entry, "timeout")
+        if (entry.stop === undefined && now >= entry.due) stopJob(entry, "timeout")
       }
       yield* Effect.sleep(50)
     }).pipe(Effect.forever)
@@ -918,17 +923,17 @@ export const make = <R = never>(
           )
           // Finalizers are uninterruptible, and an interruptible race here would be cut short by
           // the very interruption that is closing the scope: poll instead.
-          const graceEnd = (yield* Clock.currentTimeMillis) + settings.shutdownGraceMs
-          while (running.size > 0 && (yield* Clock.currentTimeMillis) < graceEnd && !(yield* Deferred.isDone(skipGrace))) {
+          const graceEnd = monotonicMs() + settings.shutdownGraceMs
+          while (running.size > 0 && monotonicMs() < graceEnd && !(yield* Deferred.isDone(skipGrace))) {
             yield* Effect.sleep(20)
           }
         }
         for (const entry of running.values()) stopJob(entry, "shutdown")
         // outcomes not yet written get a bounded drain (shorter while Redis is known to be
         // away), then are given up
-        const drainStart = yield* Clock.currentTimeMillis
+        const drainStart = monotonicMs()
         while (!idle() && !(yield* Deferred.isDone(skipGrace))) {
-          const waited = (yield* Clock.currentTimeMillis) - drainStart
+          const waited = monotonicMs() - drainStart
           if (waited >= SHUTDOWN_DRAIN_MS || (outage !== undefined && waited >= OUTAGE_DRAIN_MS)) break
           yield* Effect.sleep(20)
         }
