@@ -79,6 +79,7 @@ export interface RecoverOutcome {
 /** Where a job sits: the pending, active or dead-letter set of its queue. */
 export type JobState = "pending" | "active" | "dlq"
 
+/** Which DLQ jobs a requeue or purge takes: these ids (else the whole DLQ), of this function, at most `limit` (0: no limit). */
 export interface DlqFilter {
   readonly ids?: ReadonlyArray<string>
   readonly functionName?: string
@@ -160,10 +161,22 @@ export interface JobStoreShape {
     state: JobState,
     options: { readonly offset: number; readonly limit: number }
   ) => Effect.Effect<ReadonlyArray<Job>, CorruptedJob | JobStoreError>
-  /** Moves matching DLQ jobs back to pending, with retries, status and expiry reset. Returns their ids. */
+  /**
+   * Moves matching DLQ jobs back to pending, with retries, status and expiry reset, oldest
+   * failure first (or in the order of `ids`). Returns their ids. Works in bounded chunks,
+   * so it is not atomic as a whole: jobs dead-lettered after it started are left alone.
+   */
   readonly dlqRequeue: (queue: string, filter: DlqFilter) => Effect.Effect<ReadonlyArray<string>, JobStoreError>
-  /** Deletes matching DLQ jobs. Returns how many. */
+  /** Deletes matching DLQ jobs, in the chunks and order of `dlqRequeue`. Returns how many. */
   readonly dlqPurge: (queue: string, filter: DlqFilter) => Effect.Effect<number, JobStoreError>
+  /** The ids `dlqRequeue` or `dlqPurge` would act on now, in their order (a dry run); changes nothing. */
+  readonly dlqPreview: (
+    queue: string,
+    filter: DlqFilter,
+    action: "requeue" | "purge"
+  ) => Effect.Effect<ReadonlyArray<string>, JobStoreError>
+  /** How many dead-lettered records each function name has (entries whose record expired are not counted). */
+  readonly dlqByFunction: (queue: string) => Effect.Effect<Readonly<Record<string, number>>, JobStoreError>
   readonly stats: (queue: string) => Effect.Effect<QueueStats, JobStoreError>
   readonly queues: Effect.Effect<ReadonlyArray<string>, JobStoreError>
   /**

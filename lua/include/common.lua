@@ -139,13 +139,102 @@ local function quarantine(prefix, keys, queue, id, now, reason, dlqTtl, lockTtl)
   deadLetter(prefix, keys, id, now, reason, dlqTtl, lockTtl)
 end
 
--- The DLQ ids a requeue or purge considers: the n ids in ARGV after position `at`,
--- or, when n is 0, the whole DLQ oldest first.
-local function dlqCandidates(keys, n, at)
-  if n == 0 then return redis.call('ZRANGE', keys.dlq, 0, -1) end
-  local ids = {}
-  for i = 1, n do ids[i] = ARGV[at + i] end
-  return ids
+-- Redis orders the members of equal score bytewise; Lua's `<` on strings follows the
+-- locale (Redis sets LC_COLLATE), so the DLQ cursor compares bytes itself.
+local function bytesBefore(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+-- DLQ bulk operations (requeue, purge, their dry runs, the count by function) take one
+-- bounded chunk per call; the caller calls again with the cursor of the reply until it
+-- says done. ARGV from `at`: chunk size, horizon ('' on the first call: now), cursor id
+-- ('' for none) and its score, id count, then the ids.
+-- Given ids, those are the chunk (the caller slices them). Else the chunk is the next
+-- `chunk` DLQ entries, oldest first, after the cursor: the last entry a previous call saw
+-- that stayed in the DLQ (what it requeued or purged left, so its rank moved). Only
+-- entries failed at or before the horizon count: a job requeued and failed again, or a
+-- new failure, lands after it, so the scan is never longer than the DLQ it started on.
+-- Returns { ids (to act on), seen (entries passed, for the next cursor), scores, horizon, done }.
+local function dlqChunk(keys, at)
+  local chunk, horizon = tonumber(ARGV[at]), tonumber(ARGV[at + 1]) or nowMs()
+  local cursor, cursorScore, n = ARGV[at + 2], ARGV[at + 3], tonumber(ARGV[at + 4])
+  local scan = { ids = {}, seen = {}, scores = {}, horizon = horizon, cursor = cursor,
+    cursorScore = cursorScore, done = true }
+  if n > 0 then
+    for i = 1, n do scan.ids[i] = ARGV[at + 4 + i] end
+    return scan
+  end
+  local start, tie = 0, nil
+  if cursor ~= '' then
+    local rank = redis.call('ZRANK', keys.dlq, cursor)
+    if rank and tonumber(redis.call('ZSCORE', keys.dlq, cursor)) == tonumber(cursorScore) then
+      start = rank + 1
+    else
+      -- the cursor left the DLQ meanwhile (another requeue or purge): resume at its score,
+      -- passing the entries of that score that sort before it (seen already)
+      start = redis.call('ZCOUNT', keys.dlq, '-inf', '(' .. cursorScore)
+      tie = tonumber(cursorScore)
+    end
+  end
+  local entries = redis.call('ZRANGE', keys.dlq, start, start + chunk - 1, 'WITHSCORES')
+  scan.done = #entries < 2 * chunk
+  for i = 1, #entries, 2 do
+    local id, score = entries[i], entries[i + 1]
+    if tonumber(score) > horizon then
+      scan.done = true
+      break
+    end
+    local k = #scan.seen + 1
+    scan.seen[k], scan.scores[k] = id, score
+    if not (tie and tonumber(score) == tie and bytesBefore(id, cursor)) then scan.ids[#scan.ids + 1] = id end
+  end
+  return scan
+end
+
+-- The reply of a chunk: horizon, the next cursor (the last entry seen still in the DLQ,
+-- else the one given), done (1|0), then the results. A call that stops at its limit ends
+-- the operation (the caller does not call again).
+local function dlqReply(keys, scan, results)
+  local cursor, score = scan.cursor, scan.cursorScore
+  for i = #scan.seen, 1, -1 do
+    if redis.call('ZSCORE', keys.dlq, scan.seen[i]) then
+      cursor, score = scan.seen[i], scan.scores[i]
+      break
+    end
+  end
+  local reply = { scan.horizon, cursor, score, scan.done and 1 or 0 }
+  for i = 1, #results do reply[4 + i] = results[i] end
+  return reply
+end
+
+-- Calls visit(id) for each id of a chunk still in the DLQ, until `limit` (0: no limit)
+-- of them were reported (visit returned true). Returns the reported ids.
+local function dlqEach(keys, scan, limit, visit)
+  local out = {}
+  for _, id in ipairs(scan.ids) do
+    if limit > 0 and #out >= limit then break end
+    if redis.call('ZSCORE', keys.dlq, id) and visit(id) then out[#out + 1] = id end
+  end
+  return out
+end
+
+-- What a DLQ requeue or purge with the function filter fn ('' for any) makes of a
+-- record: 'match', 'other' (another function's) or 'gone' (expired, or not a hash).
+local function dlqRecord(jk, fn)
+  if redis.call('TYPE', jk)['ok'] ~= 'hash' then return 'gone' end
+  if fn == '' or redis.call('HGET', jk, 'functionName') == fn then return 'match' end
+  return 'other'
+end
+
+-- Whether a requeue or purge (action) reports an entry: a requeue moves matching records
+-- (and drops the entries of gone ones unreported); a purge deletes matching records, and
+-- without a function filter every entry.
+local function dlqReports(action, record, fn)
+  return record == 'match' or (action == 'purge' and fn == '' and record == 'gone')
 end
 
 -- Returns a running job to pending without counting an attempt. It keeps its place

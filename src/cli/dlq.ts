@@ -16,8 +16,8 @@ const queuesOf = (queue: Option.Option<string>) =>
 const entries = (queue: string, limit: number) =>
   Effect.flatMap(JobStore, (s) => s.listJobs(queue, "dlq", { offset: 0, limit }))
 
-const matching = (jobs: ReadonlyArray<Job>, fn: Option.Option<string>, ids: ReadonlyArray<string>) =>
-  jobs.filter((j) => (Option.isNone(fn) || j.functionName === fn.value) && (ids.length === 0 || ids.includes(j.id)))
+const matching = (jobs: ReadonlyArray<Job>, fn: Option.Option<string>) =>
+  jobs.filter((j) => Option.isNone(fn) || j.functionName === fn.value)
 
 const list = Command.make(
   "list",
@@ -26,8 +26,7 @@ const list = Command.make(
     Common.withStore(o, Effect.gen(function*() {
       const jobs = matching(
         (yield* Effect.forEach(yield* queuesOf(o.queue), (q) => entries(q, o.limit))).flat(),
-        o.function,
-        []
+        o.function
       ).slice(0, o.limit)
       if (o.json) return yield* Effect.forEach(jobs, Common.printJson, { discard: true })
       yield* Common.table(
@@ -39,12 +38,11 @@ const list = Command.make(
 
 const stats = Command.make("stats", { json: Common.json, redisUrl: Common.redisUrl }, (o) =>
   Common.withStore(o, Effect.gen(function*() {
+    const store = yield* JobStore
     const rows = yield* Effect.forEach(yield* queuesOf(Option.none()), (queue) =>
       Effect.gen(function*() {
-        const jobs = yield* entries(queue, 10_000)
-        const byFunction: Record<string, number> = {}
-        for (const j of jobs) byFunction[j.functionName] = (byFunction[j.functionName] ?? 0) + 1
-        return { queue, dlq: (yield* (yield* JobStore).stats(queue)).dlq, byFunction }
+        const byFunction = yield* store.dlqByFunction(queue)
+        return { queue, dlq: (yield* store.stats(queue)).dlq, byFunction }
       }))
     if (o.json) return yield* Effect.forEach(rows, Common.printJson, { discard: true })
     yield* Common.table(
@@ -117,7 +115,7 @@ const act = (verb: "requeue" | "purge", o: FilterFlags) =>
           ...(Number.isFinite(remaining) ? { limit: remaining } : {})
         }
         const ids = o.dryRun
-          ? matching(yield* entries(queue, 100_000), o.function, o.jobIds).slice(0, Number.isFinite(remaining) ? remaining : undefined).map((j) => j.id)
+          ? yield* store.dlqPreview(queue, filter, verb)
           : verb === "requeue"
           ? yield* store.dlqRequeue(queue, filter)
           : yield* store.dlqPurge(queue, filter).pipe(Effect.map((n) => Array.from({ length: n }, () => "")))

@@ -60,5 +60,10 @@ export const runCli = <Name extends string, E, A>(root: Command.Command<Name, ne
   }
   process.once("SIGINT", interrupt)
   process.once("SIGTERM", interrupt)
-  fiber.addObserver((exit) => process.exit(exitCode(exit)))
+  // process.exit drops what a pipe has not taken yet (a --json listing of 200,000 jobs is
+  // megabytes, cut at ~200 KB): exit once stdout and stderr have flushed
+  fiber.addObserver((exit) => {
+    process.exitCode = exitCode(exit)
+    process.stdout.write("", () => process.stderr.write("", () => process.exit()))
+  })
 }

@@ -39,6 +39,7 @@ import type {
 } from "../JobStore.js"
 import * as Keys from "../Keys.js"
 import { RrqSettings } from "../Settings.js"
+import * as DlqChunks from "./dlqChunks.js"
 
 /** The store plus hooks for the contract suite to simulate corrupted data. */
 export interface MemoryStore extends JobStoreShape {
@@ -799,56 +800,148 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     return jobs
   })
 
-  /** The candidates of dlq-requeue.lua and dlq-purge.lua: the given ids, or the whole DLQ oldest first. */
-  const candidates = (q: QueueState, filter: DlqFilter): ReadonlyArray<string> =>
-    filter.ids !== undefined && filter.ids.length > 0
-      ? filter.ids
-      : [...q.dlq].sort(byScore).map(([id]) => id)
+  /** `dlqChunk` of common.lua: the given ids, or the next DLQ entries after the cursor, failed at or before the horizon. */
+  const dlqChunk = (c: Ctx, call: DlqChunks.Call) => {
+    const horizon = given(call.cursor.horizon) === undefined ? c.now : Number(call.cursor.horizon)
+    const scan = {
+      ids: [] as Array<string>,
+      seen: [] as Array<ZEntry>,
+      horizon,
+      cursor: call.cursor,
+      done: true
+    }
+    if (call.ids.length > 0) {
+      scan.ids.push(...call.ids)
+      return scan
+    }
+    // ZRANK / ZCOUNT / ZRANGE on the sorted entries
+    const sorted = [...c.q.dlq].sort(byScore)
+    const { id: cursor, score: cursorScore } = call.cursor
+    let start = 0
+    let tie: number | undefined
+    if (cursor !== "") {
+      const rank = sorted.findIndex(([id]) => id === cursor)
+      if (rank >= 0 && sorted[rank]![1] === Number(cursorScore)) {
+        start = rank + 1
+      } else {
+        tie = Number(cursorScore)
+        start = sorted.filter(([, score]) => score < tie!).length
+      }
+    }
+    const entries = indexRange(sorted, start, start + DlqChunks.DLQ_CHUNK - 1)
+    scan.done = entries.length < DlqChunks.DLQ_CHUNK
+    for (const entry of entries) {
+      const [id, score] = entry
+      if (score > horizon) {
+        scan.done = true
+        break
+      }
+      scan.seen.push(entry)
+      if (!(tie !== undefined && score === tie && compareMembers(id, cursor) < 0)) scan.ids.push(id)
+    }
+    return scan
+  }
+
+  /** `dlqReply`: the next cursor is the last entry seen still in the DLQ, else the one given. */
+  const dlqReply = <A>(c: Ctx, scan: ReturnType<typeof dlqChunk>, items: ReadonlyArray<A>): DlqChunks.Chunk<A> => {
+    let cursor = scan.cursor
+    for (let i = scan.seen.length - 1; i >= 0; i--) {
+      const [id, score] = scan.seen[i]!
+      if (c.q.dlq.has(id)) {
+        cursor = { ...cursor, id, score: luaNumberString(score) }
+        break
+      }
+    }
+    return { items, next: scan.done ? undefined : { ...cursor, horizon: String(scan.horizon) } }
+  }
+
+  /** `dlqRecord`: what a requeue or purge with filter fn makes of a record. */
+  const dlqRecord = (c: Ctx, id: string, fn: string): "match" | "other" | "gone" =>
+    keyType(c, id) !== "hash" ? "gone" : fn === "" || hget(c, id, "functionName") === fn ? "match" : "other"
+
+  /** `dlqReports`: whether a requeue or purge reports an entry. */
+  const dlqReports = (action: "requeue" | "purge", record: ReturnType<typeof dlqRecord>, fn: string) =>
+    record === "match" || (action === "purge" && fn === "" && record === "gone")
+
+  /**
+   * One DLQ bulk operation, chunk by chunk (DlqChunks.loop), each chunk one script:
+   * `dlqEach` calls `visit` for each id of the chunk still in the DLQ until `limit` of them
+   * were reported (visit returned true); `finish` sees the reported ids.
+   */
+  const dlqEach = <A>(
+    queue: string,
+    filter: DlqFilter,
+    name: string,
+    visit: (c: Ctx, id: string, fn: string) => boolean,
+    finish: (c: Ctx, reported: ReadonlyArray<string>) => ReadonlyArray<A>
+  ) =>
+    DlqChunks.loop(filter, (call) =>
+      script(name, queue, (c) => {
+        const fn = filter.functionName ?? ""
+        const scan = dlqChunk(c, call)
+        const out: Array<string> = []
+        for (const id of scan.ids) {
+          if (call.limit > 0 && out.length >= call.limit) break
+          if (c.q.dlq.has(id) && visit(c, id, fn)) out.push(id)
+        }
+        return dlqReply(c, scan, finish(c, out))
+      }))
+
+  /** The ids a chunk reported, as its reply's items. */
+  const reported = (_: Ctx, ids: ReadonlyArray<string>) => ids
 
   /** dlq-requeue.lua: back to pending with retries, stalls, status and expiry reset. */
   const dlqRequeue = (queue: string, filter: DlqFilter) =>
-    script("dlq-requeue", queue, (c) => {
-      const limit = filter.limit ?? 0
-      const fn = filter.functionName ?? ""
-      const out: Array<string> = []
-      for (const id of candidates(c.q, filter)) {
-        if (limit > 0 && out.length >= limit) break
-        if (!c.q.dlq.has(id)) continue
-        if (keyType(c, id) !== "hash") {
-          // the record expired (or is unreadable): drop the dangling entry
-          c.q.dlq.delete(id)
-        } else if (fn === "" || hget(c, id, "functionName") === fn) {
-          c.q.dlq.delete(id)
-          hset(c, id, { status: "PENDING", currentRetries: 0, stalls: 0, nextRunAt: c.now })
-          hdel(c, id, "completedAt", "startedAt", "result", "leaseToken", "workerId")
-          expireOrPersist(c, id, 0)
-          const unique = hget(c, id, "uniqueKey")
-          if (unique === undefined || acquireUnique(c, unique, id, c.now)) c.q.pending.set(id, c.now)
-          out.push(id)
-        }
-      }
-      if (out.length > 0) signalWork(c.q)
-      return out
+    dlqEach(queue, filter, "dlq-requeue", (c, id, fn) => {
+      const record = dlqRecord(c, id, fn)
+      // the record expired (or is unreadable): drop the dangling entry
+      if (record === "gone") c.q.dlq.delete(id)
+      if (record !== "match") return false
+      c.q.dlq.delete(id)
+      hset(c, id, { status: "PENDING", currentRetries: 0, stalls: 0, nextRunAt: c.now })
+      hdel(c, id, "completedAt", "startedAt", "result", "leaseToken", "workerId")
+      expireOrPersist(c, id, 0)
+      const unique = hget(c, id, "uniqueKey")
+      if (unique === undefined || acquireUnique(c, unique, id, c.now)) c.q.pending.set(id, c.now)
+      return true
+    }, (c, requeued) => {
+      if (requeued.length > 0) signalWork(c.q)
+      return requeued
     })
 
   /** dlq-purge.lua: deletes the records (and any kept corrupt key) with their entries. */
   const dlqPurge = (queue: string, filter: DlqFilter) =>
-    script("dlq-purge", queue, (c) => {
-      const limit = filter.limit ?? 0
-      const fn = filter.functionName ?? ""
-      let removed = 0
-      for (const id of candidates(c.q, filter)) {
-        if (limit > 0 && removed >= limit) break
-        if (!c.q.dlq.has(id)) continue
-        if (fn === "" || hget(c, id, "functionName") === fn) {
-          c.q.dlq.delete(id)
-          c.q.records.delete(id)
-          c.q.corrupt.delete(id)
-          removed += 1
-        }
-      }
-      return removed
-    })
+    Effect.map(
+      dlqEach(queue, filter, "dlq-purge", (c, id, fn) => {
+        if (!dlqReports("purge", dlqRecord(c, id, fn), fn)) return false
+        c.q.dlq.delete(id)
+        c.q.records.delete(id)
+        c.q.corrupt.delete(id)
+        return true
+      }, reported),
+      (ids) => ids.length
+    )
+
+  /** dlq-scan.lua, modes requeue and purge: the ids they would report, changing nothing. */
+  const dlqPreview = (queue: string, filter: DlqFilter, action: "requeue" | "purge") =>
+    dlqEach(queue, filter, "dlq-scan", (c, id, fn) => dlqReports(action, dlqRecord(c, id, fn), fn), reported)
+
+  /** dlq-scan.lua, mode count: (function name, count) pairs of the hash records of each chunk. */
+  const dlqByFunction = (queue: string) => {
+    const counts = new Map<string, number>()
+    return Effect.map(
+      dlqEach(queue, {}, "dlq-scan", (c, id) => {
+        const name = keyType(c, id) === "hash" ? hget(c, id, "functionName") : undefined
+        if (name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1)
+        return false
+      }, (): ReadonlyArray<string | number> => {
+        const pairs = [...counts].flat()
+        counts.clear()
+        return pairs
+      }),
+      DlqChunks.byFunction
+    )
+  }
 
   const stats = (queue: string) =>
     Effect.map(Clock.currentTimeMillis, (now): QueueStats => {
@@ -996,6 +1089,8 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     listJobs,
     dlqRequeue,
     dlqPurge,
+    dlqPreview,
+    dlqByFunction,
     stats,
     queues,
     workSignal,

@@ -24,6 +24,7 @@ import type {
 } from "../JobStore.js"
 import * as Keys from "../Keys.js"
 import { RedisClient } from "../Redis.js"
+import * as DlqChunks from "./dlqChunks.js"
 import { Scripts } from "./scripts.js"
 import { RrqSettings, type Settings } from "../Settings.js"
 
@@ -383,20 +384,30 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         return jobs
       })
 
-    const filterArgs = (filter: DlqFilter) => [
-      filter.limit ?? 0,
-      filter.functionName ?? "",
-      filter.ids?.length ?? 0,
-      ...(filter.ids ?? [])
-    ]
+    /** A DLQ bulk operation: one bounded chunk per call of the script, until done (DlqChunks.loop). */
+    const dlqLoop = <A>(
+      queue: string,
+      filter: DlqFilter,
+      name: "dlq-requeue" | "dlq-purge" | "dlq-scan",
+      head: (limit: number) => ReadonlyArray<string | number>
+    ) =>
+      DlqChunks.loop(filter, (call) =>
+        Effect.map(
+          run(name, queue, [...head(call.limit), ...DlqChunks.args(call)]),
+          (raw) => DlqChunks.reply<A>(raw as Array<unknown>)
+        ))
 
     const dlqRequeue: JobStoreShape["dlqRequeue"] = (queue, filter) =>
-      run("dlq-requeue", queue, [settings.uniqueLockTtlMs, ...filterArgs(filter)]).pipe(
-        Effect.map((r) => r as Array<string>)
-      )
+      dlqLoop<string>(queue, filter, "dlq-requeue", (limit) => [settings.uniqueLockTtlMs, limit, filter.functionName ?? ""])
 
     const dlqPurge: JobStoreShape["dlqPurge"] = (queue, filter) =>
-      run("dlq-purge", queue, filterArgs(filter)).pipe(Effect.map(Number))
+      Effect.map(dlqLoop<string>(queue, filter, "dlq-purge", (limit) => [limit, filter.functionName ?? ""]), (ids) => ids.length)
+
+    const dlqPreview: JobStoreShape["dlqPreview"] = (queue, filter, action) =>
+      dlqLoop<string>(queue, filter, "dlq-scan", (limit) => [action, limit, filter.functionName ?? ""])
+
+    const dlqByFunction: JobStoreShape["dlqByFunction"] = (queue) =>
+      Effect.map(dlqLoop<string | number>(queue, {}, "dlq-scan", () => ["count", 0, ""]), DlqChunks.byFunction)
 
     const stats: JobStoreShape["stats"] = (queue) =>
       Effect.gen(function*() {
@@ -530,6 +541,8 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       listJobs,
       dlqRequeue,
       dlqPurge,
+      dlqPreview,
+      dlqByFunction,
       stats,
       queues,
       workSignal,

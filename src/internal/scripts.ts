@@ -8,6 +8,7 @@
  * claim, recover, DLQ requeue: nothing half-done, no new work taken), while
  * `#!lua flags=allow-oom` ones still run: finishing and keeping work (complete,
  * retry, fail, requeue, extend, cancel) and freeing memory (DLQ purge) must pass.
+ * `#!lua flags=no-writes` (the DLQ scan of dry runs and counts) only reads, and runs anyway.
  */
 import { createHash } from "node:crypto"
 import * as Context from "effect/Context"
@@ -28,7 +29,8 @@ export const names = [
   "recover",
   "cancel",
   "dlq-requeue",
-  "dlq-purge"
+  "dlq-purge",
+  "dlq-scan"
 ] as const
 export type Name = (typeof names)[number]
 
