@@ -3,9 +3,10 @@
 -- Records that are missing or unreadable are quarantined into the DLQ, never dropped.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
 -- ARGV: 1 prefix, 2 queue, 3 count, 4 leaseMs, 5 workerId, 6 token base, 7 dlqTtlMs, 8 uniqueLockTtlMs
--- Returns: { nextRunAt|-1, then 9 per job: id, functionName, params, currentRetries,
+-- Returns: { nextRunAt|-1, now, then 9 per job: id, functionName, params, currentRetries,
 --            maxRetries, timeoutMs|'', enqueuedAt, leaseToken, traceContext|'' }
---          nextRunAt is the earliest run-at left in pending (-1: none).
+--          nextRunAt is the earliest run-at left in pending (-1: none); now is Redis's clock, the
+--          one run-ats are written in: a worker compares them with it, never with its own clock.
 -- @include common
 
 local keys = queueKeys()
@@ -16,7 +17,7 @@ local workerId, tokenBase = ARGV[5], ARGV[6]
 local dlqTtl, lockTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
 local now = nowMs()
 
-local out = { -1 }
+local out = { -1, now }
 local claimed = 0
 local dead = {}
 -- One read for both questions: which jobs are due (a prefix, by score) and, from the

@@ -17,7 +17,11 @@ export interface QueueKeys {
   readonly dlq: string
   /** HASH completedTotal, failedTotal. */
   readonly stats: string
-  /** Pub/sub channel: a message (the earliest run-at) on every enqueue. */
+  /**
+   * Pub/sub channel: a message whenever work may be ready (enqueue, retry, recovery, requeue,
+   * unique-key hand-over): `<run-at> <now>` (Redis's clock: due in run-at − now), or a bare
+   * `<now>` for work due at once.
+   */
   readonly wake: string
   /** Pub/sub channel: space-separated ids of jobs that reached a terminal state. */
   readonly done: string

@@ -33,6 +33,7 @@ import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
 import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
 import type * as Handler from "./Handler.js"
+import { QueueBoard, Rotation } from "./internal/queueBoard.js"
 import { looksLikeOldWeight, parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
@@ -518,42 +519,48 @@ export const make = <R = never>(
 
     interface Round {
       readonly claimed: number
-      readonly nextRunAt: number
     }
 
-    // The wake-up armed by the last claim.
-    let wake: Effect.Effect<void> = Effect.never
+    // What the worker knows of each queue: a round claims only the queues that may have a job
+    // due (at start every queue; then those a wake-up or a claim reply says), plus, when the
+    // poll timer fired, the next one in turn. Times are local and monotonic; run-ats come in as
+    // durations on the store's clock (internal/queueBoard.ts).
+    const board = new QueueBoard(queues, settings.pollDelayMs)
+    const inTurn = new Rotation(queues)
+    const localNow = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+    // Fired when a wake-up moved a queue's time earlier (for work due now: the pickup path).
+    const wakeUp = new Signal()
 
-    // Arms the wake-up first, so one published while the claim runs is not missed; the
-    // claim itself is uninterruptible: jobs Redis handed over must reach `buffered`, which
-    // shutdown requeues.
-    const claimRound = (want: number): Effect.Effect<Round, JobStoreError> =>
-      Effect.flatMap(store.workSignal(queues), (signal) => {
-        wake = signal
-        return claimBatch(want)
-      })
-    const claimBatch = (want: number): Effect.Effect<Round, JobStoreError> =>
+    // The claim is uninterruptible: jobs Redis handed over must reach `buffered`, which
+    // shutdown requeues. `sweep`: the safety-net poll also claims the next queue in turn, so
+    // work that came without a wake-up is found (every queue within queues × the poll delay).
+    const claimRound = (want: number, sweep = false): Effect.Effect<Round, JobStoreError> =>
       Effect.gen(function*() {
         let free = want
         let claimed = 0
-        let nextRunAt = Number.POSITIVE_INFINITY
+        const extra = sweep ? inTurn.take(1)[0] : undefined
         for (const queue of nextOrder()) {
           if (free <= 0 || stopping) break
-          const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
+          if (queue !== extra && !board.isDue(queue, localNow())) continue
+          board.sent(queue, localNow())
+          const count = Math.min(free, MAX_CLAIM)
+          const result = yield* store.claim(queue, { count, workerId: id, leaseMs: settings.leaseMs }).pipe(
+            Effect.tapError(() => Effect.sync(() => board.failed(queue, localNow())))
+          )
+          board.replied(queue, result, localNow())
           counts.claimed += result.jobs.length
           for (const job of result.jobs) buffered.push(job)
           free -= result.jobs.length
           claimed += result.jobs.length
-          if (result.nextRunAt !== undefined) nextRunAt = Math.min(nextRunAt, result.nextRunAt)
         }
-        return { claimed, nextRunAt }
+        return { claimed }
       }).pipe(Effect.uninterruptible)
 
     // A claim sent ahead (short jobs) while the worker runs the last batch; shutdown waits for it.
     let claiming: Fiber.RuntimeFiber<Round, JobStoreError> | undefined
 
     // The claim an idle worker sends the moment it wakes; it starts what it gets itself.
-    const claimNow = (free: number) => Effect.tap(claimRound(free), () => Effect.sync(startBuffered))
+    const claimNow = (free: number, sweep = false) => Effect.tap(claimRound(free, sweep), () => Effect.sync(startBuffered))
 
     /** Free slots when the worker may claim now, else 0 (stopping, or too few slots to bother). */
     const claimable = () => {
@@ -561,18 +568,19 @@ export const make = <R = never>(
       return !stopping && free > 0 && (free >= claimThreshold || running.size + buffered.length === 0) ? free : 0
     }
 
-    // Waits for a wake-up or the poll timer, then claims at once (as `claiming`, which the
+    // Waits for a wake-up or the timer, then claims at once (as `claiming`, which the
     // loop joins when it resumes). A wake-up claims in the very fiber that waited for it,
     // and resumes the loop (and stops the timer) only once the jobs it got have started:
     // going back through the loop first cost ~0.3 ms of pickup, a fiber hop ~0.05 ms, the
     // loop's and the timer's work while the claim was out ~0.1 ms, starting the jobs from
-    // the loop after the reply ~0.15 ms (docs/performance.md, pickup).
-    const idleWait = (wakeUp: Effect.Effect<void>, ms: number) =>
+    // the loop after the reply ~0.15 ms (docs/performance.md, pickup). The timer's claim is
+    // the safety-net poll when `sweep`.
+    const idleWait = (woken: Effect.Effect<void>, ms: number, sweep: boolean) =>
       Effect.async<void>((resume) => {
         let settled = false
         let timer: Fiber.RuntimeFiber<void> | undefined
         const waker = runFork(Effect.zipRight(
-          wakeUp,
+          woken,
           Effect.withFiberRuntime<Round, JobStoreError>((fiber) => {
             settled = true
             const done = Effect.sync(() => {
@@ -580,7 +588,7 @@ export const make = <R = never>(
               resume(Effect.void)
             })
             const free = claimable()
-            if (free === 0) return Effect.as(done, { claimed: 0, nextRunAt: Number.POSITIVE_INFINITY })
+            if (free === 0) return Effect.as(done, { claimed: 0 })
             claiming = fiber as Fiber.RuntimeFiber<Round, JobStoreError>
             return Effect.ensuring(claimNow(free), done)
           })
@@ -592,7 +600,7 @@ export const make = <R = never>(
           settled = true
           waker.unsafeInterruptAsFork(FiberId.none)
           const free = claimable()
-          if (free > 0) claiming = runFork(claimNow(free))
+          if (free > 0) claiming = runFork(claimNow(free, sweep))
           resume(Effect.void)
         })
         return Effect.sync(() => {
@@ -603,9 +611,12 @@ export const make = <R = never>(
       })
 
     let idleRounds = 0
+    let sweepNext = false
     const loop = Effect.gen(function*() {
       while (!stopping) {
         const slot = slotFreed.wait
+        // taken before the round: a wake-up heard during it ends the wait below at once
+        const woken = wakeUp.wait
         let round: Either.Either<Round, JobStoreError>
         if (claiming !== undefined) {
           round = yield* Effect.either(Fiber.join(claiming))
@@ -616,7 +627,8 @@ export const make = <R = never>(
             yield* slot
             continue
           }
-          round = yield* Effect.either(claimRound(free))
+          round = yield* Effect.either(claimRound(free, sweepNext))
+          sweepNext = false
         }
         if (Either.isLeft(round)) {
           startBuffered()
@@ -628,8 +640,7 @@ export const make = <R = never>(
           yield* Effect.logInfo(`Worker ${id}: ${outage === "out-of-memory" ? "Redis accepts writes again" : "Redis reachable again"}`)
           outage = undefined
         }
-        const { claimed, nextRunAt } = round.right
-        if (claimed > 0) {
+        if (round.right.claimed > 0) {
           idleRounds = 0
           // Short jobs: ask for the next batch before running this one, so Redis claims it
           // while the worker runs these (instead of each waiting for the other).
@@ -638,22 +649,30 @@ export const make = <R = never>(
           startBuffered()
           continue
         }
-        const now = yield* Clock.currentTimeMillis
-        if (nextRunAt <= now) continue
+        // Run-ats are compared on the store's clock, as durations (the board): never with this
+        // machine's clock, which may be off (a clock 60 s ahead spun the loop at 11k claims/s).
+        const now = localNow()
+        const untilDue = board.nextDue() - now
+        if (untilDue <= 0) continue
         const busy = running.size > 0 || buffered.length > 0
         if (options.burst && !busy) return
         // Enqueues, retries and recoveries publish wake-ups, so the poll is only a safety net:
-        // while a worker stays idle it doubles, up to 1 s (an idle worker costs ~3 commands/s).
+        // while a worker stays idle it doubles, up to 1 s (and claims one queue in turn, so it
+        // costs the same with 1 queue or 500).
         const pollMs = jittered(
           Math.min(settings.pollDelayMs * 2 ** Math.min(idleRounds++, 10), Math.max(settings.pollDelayMs, 1_000)),
           settings.pollJitter
         )
+        const sweep = pollMs < untilDue
         // at least 1 ms: a job due later than now (even by a fraction) must not spin the loop
-        const waitMs = Math.max(1, Math.ceil(Math.min(pollMs, nextRunAt - now)))
+        const waitMs = Math.max(1, Math.ceil(Math.min(pollMs, untilDue)))
         // A freed slot brings no new work, except that a burst worker may then be done.
-        yield* options.burst && busy
-          ? Effect.raceAll([wake, Effect.sleep(waitMs), slot])
-          : idleWait(wake, waitMs)
+        if (options.burst && busy) {
+          yield* Effect.raceAll([woken, Effect.sleep(waitMs), slot])
+          sweepNext = sweep
+        } else {
+          yield* idleWait(woken, waitMs, sweep)
+        }
       }
     })
 
@@ -765,6 +784,10 @@ export const make = <R = never>(
       const entry = running.get(`${ref.queue}\u0000${ref.id}`)
       if (entry) stopJob(entry, "cancel")
       else dropBuffered(ref.queue, ref.id)
+    })
+    // wake-ups: the claim loop claims the queue they name (at once, or at the run-at they say)
+    yield* store.onWake(queues, (queue, dueInMs) => {
+      if (board.heard(queue, dueInMs, localNow())) wakeUp.fire()
     })
     const flusher = yield* Effect.forkScoped(flushCompletions)
     yield* Effect.forkScoped(renewLeases)
