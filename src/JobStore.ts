@@ -148,6 +148,12 @@ export interface JobStoreShape {
     leases: ReadonlyArray<Lease>,
     leaseMs: number
   ) => Effect.Effect<ReadonlyArray<boolean>, JobStoreError>
+  /**
+   * The queues, of those given, that may hold an expired lease: every queue that does is among
+   * them. The Redis store answers from its lease index in one call (a store without an index
+   * answers all of them); a recovery sweep then runs `recover` on these only.
+   */
+  readonly stalledQueues: (queues: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, JobStoreError>
   /** Returns jobs whose lease expired to pending, or to the DLQ after `maxStalls`. */
   readonly recover: (
     queue: string,

@@ -735,6 +735,22 @@ export const contractSuite = <E>(
         expect(heard).toHaveLength(3)
       }))
 
+      test("stalledQueues names every queue holding an expired lease, and not one without leases", Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* enqueue("x")
+        yield* enqueue("x", {}, { queue: "busy" })
+        yield* store.claim(Q, { ...W, count: 1, leaseMs: 50 })
+        yield* store.claim("busy", { ...W, count: 1 })
+        yield* sleep(100)
+        expect(yield* store.stalledQueues([Q, "busy", "idle"])).toEqual([Q])
+        expect((yield* store.recover(Q, { maxStalls: 2, limit: 100 })).requeued).toHaveLength(1)
+        expect(yield* store.stalledQueues([Q, "busy", "idle"])).toEqual([])
+        // a claim's lease expiring again is seen again
+        yield* store.claim(Q, { ...W, count: 1, leaseMs: 50 })
+        yield* sleep(100)
+        expect(yield* store.stalledQueues(["idle", Q])).toEqual([Q])
+      }))
+
       test("finished records expire after their result TTL", Effect.gen(function*() {
         const store = yield* JobStore
         const ref = yield* enqueue("x", {}, { resultTtl: "100 millis" })

@@ -2,13 +2,15 @@
  * Idle cost at scale and clocks (issue 11, defects 12 and 5), on a redis-server of
  * this file's own, counted with `INFO commandstats` (commands run inside Lua scripts
  * included: Redis counts them):
- * - a wake-up lost while the subscriber was away: every queue is claimed again;
+ * - a worker serving 500 idle queues costs ≤ 10 commands/s, still picks up a job on
+ *   one of them at once and still recovers an expired lease on another;
  * - a worker whose clock runs 60 s ahead waits for a deferred job without spinning
  *   (the loop compares Redis run-ats with Redis time) and runs it on time.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Duration, Effect, Logger, LogLevel } from "effect"
 import { RrqClient } from "../src/Client.js"
+import { JobStore } from "../src/JobStore.js"
 import * as Settings from "../src/Settings.js"
 import * as Worker from "../src/Worker.js"
 import { clientLayer, privateRedis, uniquePrefix } from "./support/index.js"
@@ -59,6 +61,60 @@ const shiftedClock = (offsetMs: number): Clock.Clock => {
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
 describe("idle cost and clocks", () => {
+  it.live("500 idle queues: ≤ 10 commands/s; a job on one of them starts at once; an expired lease on another is recovered", () =>
+    Effect.gen(function*() {
+      const client = yield* RrqClient
+      const store = yield* JobStore
+      const queues = Array.from({ length: 500 }, (_, i) => `q${i}`)
+      const started = new Map<string, number>()
+      const arrived = new Map<string, Deferred.Deferred<void>>()
+      const arrival = (id: string) => {
+        let d = arrived.get(id)
+        if (!d) arrived.set(id, (d = Deferred.unsafeMake<void>(undefined as never)))
+        return d
+      }
+      yield* Worker.make({
+        queues,
+        concurrency: 10,
+        handlers: {
+          work: (_: unknown, ctx) => {
+            started.set(ctx.jobId, Date.now())
+            Deferred.unsafeDone(arrival(ctx.jobId), Effect.void)
+            return "ok"
+          }
+        }
+      })
+      // warm-up: the first claim round and recovery sweep cover every queue
+      yield* sleep(3_000)
+
+      const before = yield* stats
+      const t0 = Date.now()
+      yield* sleep(10_000)
+      const idle = delta(before, yield* stats)
+      const perSecond = idle.total / ((Date.now() - t0) / 1000)
+      console.log(`500 idle queues: ${perSecond.toFixed(1)} commands/s`, idle.byCommand)
+      expect(perSecond).toBeLessThanOrEqual(10)
+
+      // pickup on one of the 500
+      const sent = Date.now()
+      yield* client.enqueue("work", {}, { queue: "q377", jobId: "pick" })
+      yield* Deferred.await(arrival("pick")).pipe(Effect.timeout("5 seconds"))
+      const pickupMs = started.get("pick")! - sent
+      console.log(`pickup on q377 of 500: ${pickupMs} ms`)
+      expect(pickupMs).toBeLessThan(200)
+
+      // a lease taken by a worker that died (never renewed) on another of the 500
+      yield* client.enqueue("work", {}, { queue: "q123", jobId: "orphan" })
+      const taken = yield* store.claim("q123", { count: 1, workerId: "dead-worker", leaseMs: 300 })
+      expect(taken.jobs.map((j) => j.id)).toEqual(["orphan"])
+      const claimedAt = Date.now()
+      yield* Deferred.await(arrival("orphan")).pipe(Effect.timeout("10 seconds"))
+      const recoveredMs = started.get("orphan")! - claimedAt
+      console.log(`expired lease on q123 of 500 run again ${recoveredMs} ms after its claim (lease 300 ms, sweep 2 s)`)
+      // lease + 2 × recoverIntervalMs
+      expect(recoveredMs).toBeLessThan(300 + 2 * 2_000)
+    }).pipe(Effect.scoped, Effect.provide(stack({ recoverIntervalMs: 2_000 })), Effect.provide(quiet)), 60_000)
+
   it.live("a wake-up lost while the subscriber was disconnected: every queue is claimed again once it is back", () => {
     const keyPrefix = uniquePrefix("lost")
     return Effect.gen(function*() {

@@ -692,6 +692,14 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
         return true
       }))
 
+  /** stalled.lua, answered exactly: the queues with a lease deadline at or before now. */
+  const stalledQueues = (names: ReadonlyArray<string>) =>
+    Effect.map(Clock.currentTimeMillis, (now) =>
+      names.filter((name) => {
+        for (const deadline of queueState(name).active.values()) if (deadline <= now) return true
+        return false
+      }))
+
   /** recover.lua */
   const recover = (queue: string, options: { readonly maxStalls: number; readonly limit: number }) =>
     script("recover", queue, (c): RecoverOutcome => {
@@ -998,6 +1006,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     dlqPurge,
     stats,
     queues,
+    stalledQueues,
     onWake,
     finishedSignal,
     onCancel,

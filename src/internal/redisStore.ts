@@ -30,6 +30,16 @@ import { RrqSettings, type Settings } from "../Settings.js"
 
 const CLAIM_FIELDS = 9
 
+/**
+ * Whether the scripts keep the lease index (`rrq:leases`, Keys.leases): claim lowers a queue's
+ * entry to its new lease deadline, recover sets it to the earliest one left, and a recovery
+ * sweep asks `stalledQueues` (one script) which queues to recover instead of running recover
+ * on each. The index is outside the queues' slots, so a Redis Cluster store (a later issue)
+ * sets this to false: claim and recover then get their queue's keys only, and `stalledQueues`
+ * answers every queue (the per-queue sweep). A cluster could keep one index per slot instead.
+ */
+const leaseIndex = true
+
 /** How long until the work a wake-up announces is due: `<run-at> <now>`, or a bare `<now>` (due at once). */
 const dueIn = (message: string): number => {
   const space = message.indexOf(" ")
@@ -186,6 +196,8 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       const k = keys.queue(queue)
       return [k.pending, k.active, k.dlq, k.stats]
     }
+    /** The queue's keys, and the lease index for the scripts that keep it. */
+    const keysWithIndex = (queue: string) => leaseIndex ? [...queueKeys(queue), keys.leases] : queueKeys(queue)
     // An evicting Redis loses jobs silently (records, unique locks, idempotency keys,
     // rrq:queues). Until one look at maxmemory-policy says noeviction, each script waits for
     // that look; an evicting policy refuses them, unless allowEviction accepts the risk
@@ -281,7 +293,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
           `${workerId}-${Math.random().toString(36).slice(2, 10)}`,
           settings.dlqTtlMs,
           settings.uniqueLockTtlMs
-        ]),
+        ], keysWithIndex(queue)),
         (raw) => {
           // { nextRunAt|-1, now, then CLAIM_FIELDS per job }
           const reply = raw as Array<string | number>
@@ -348,12 +360,21 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
 
     const recover: JobStoreShape["recover"] = (queue, { limit, maxStalls }) =>
       Effect.map(
-        run("recover", queue, [queue, maxStalls, limit, settings.dlqTtlMs, settings.uniqueLockTtlMs]),
+        run("recover", queue, [queue, maxStalls, limit, settings.dlqTtlMs, settings.uniqueLockTtlMs], keysWithIndex(queue)),
         (raw) => {
           const [requeued, deadLettered] = raw as [Array<string>, Array<string>]
           return { requeued, deadLettered }
         }
       )
+
+    const stalledQueues: JobStoreShape["stalledQueues"] = (qs) => {
+      if (!leaseIndex || qs.length === 0) return Effect.succeed(qs)
+      const call = Effect.mapError(scripts.run("stalled", [keys.leases], []), JobStoreError.fromRedis)
+      return Effect.map(call, (raw) => {
+        const due = new Set(raw as Array<string>)
+        return qs.filter((q) => due.has(q))
+      })
+    }
 
     const cancel: JobStoreShape["cancel"] = (ref) =>
       Effect.flatMap(
@@ -546,6 +567,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       dlqPurge,
       stats,
       queues,
+      stalledQueues,
       onWake,
       finishedSignal,
       onCancel,

@@ -7,7 +7,9 @@
  * `noeviction`, a plain `#!lua` script is refused whole, before any write (enqueue,
  * claim, recover, DLQ requeue: nothing half-done, no new work taken), while
  * `#!lua flags=allow-oom` ones still run: finishing and keeping work (complete,
- * retry, fail, requeue, extend, cancel) and freeing memory (DLQ purge) must pass.
+ * retry, fail, requeue, extend, cancel) and freeing memory (DLQ purge) must pass;
+ * `#!lua flags=no-writes` (stalled, a read of the lease index) writes nothing, so Redis
+ * never refuses it for memory.
  */
 import { createHash } from "node:crypto"
 import * as Context from "effect/Context"
@@ -28,7 +30,8 @@ export const names = [
   "recover",
   "cancel",
   "dlq-requeue",
-  "dlq-purge"
+  "dlq-purge",
+  "stalled"
 ] as const
 export type Name = (typeof names)[number]
 
