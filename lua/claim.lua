@@ -1,11 +1,12 @@
 #!lua
 -- claim: moves up to N ready jobs from pending to active, each with a fresh lease token.
 -- Records that are missing or unreadable are quarantined into the DLQ, never dropped.
--- KEYS: 1 pending, 2 active, 3 dlq, 4 stats
+-- KEYS: 1 pending, 2 active, 3 dlq, 4 stats, [5 the lease index rrq:leases (single-node Redis only)]
 -- ARGV: 1 prefix, 2 queue, 3 count, 4 leaseMs, 5 workerId, 6 token base, 7 dlqTtlMs, 8 uniqueLockTtlMs
--- Returns: { nextRunAt|-1, then 9 per job: id, functionName, params, currentRetries,
+-- Returns: { nextRunAt|-1, now, then 9 per job: id, functionName, params, currentRetries,
 --            maxRetries, timeoutMs|'', enqueuedAt, leaseToken, traceContext|'' }
---          nextRunAt is the earliest run-at left in pending (-1: none).
+--          nextRunAt is the earliest run-at left in pending (-1: none); now is Redis's clock, the
+--          one run-ats are written in: a worker compares them with it, never with its own clock.
 -- @include common
 
 local keys = queueKeys()
@@ -16,7 +17,7 @@ local workerId, tokenBase = ARGV[5], ARGV[6]
 local dlqTtl, lockTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
 local now = nowMs()
 
-local out = { -1 }
+local out = { -1, now }
 local claimed = 0
 local dead = {}
 -- One read for both questions: which jobs are due (a prefix, by score) and, from the
@@ -71,7 +72,12 @@ for i, id in ipairs(ids) do
     out[b + 9] = f[7] or ''
   end
 end
-if #leases > 0 then redis.call('ZADD', keys.active, unpack(leases)) end
+if #leases > 0 then
+  redis.call('ZADD', keys.active, unpack(leases))
+  -- the lease index keeps a lower bound of each queue's earliest lease deadline, so that a
+  -- recovery sweep finds the queues with expired leases in one call instead of one per queue
+  if KEYS[5] then redis.call('ZADD', KEYS[5], 'LT', deadline, queue) end
+end
 
 if #dead > 0 then redis.call('PUBLISH', prefix .. 'done', table.concat(dead, ' ')) end
 return out

@@ -93,5 +93,6 @@ for i = 0, n - 1 do
 end
 
 flushReady()
-if earliest then redis.call('PUBLISH', prefix .. 'wake', earliest) end
+-- the wake-up says when the earliest job is due, and Redis's now: a worker waits run-at − now
+if earliest then redis.call('PUBLISH', prefix .. 'wake', int(earliest) .. ' ' .. nowText) end
 return out

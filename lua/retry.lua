@@ -27,5 +27,5 @@ redis.call('HSET', jk, 'status', 'RETRYING', 'lastError', err, 'nextRunAt', runA
 redis.call('HDEL', jk, 'leaseToken')
 redis.call('ZADD', keys.pending, runAt, id)
 refreshUnique(prefix, jk, id, now, lockTtl, runAt)
-redis.call('PUBLISH', prefix .. 'wake', runAt)
+redis.call('PUBLISH', prefix .. 'wake', int(runAt) .. ' ' .. int(now))
 return 'RETRYING'

@@ -37,6 +37,12 @@ export interface ClaimResult {
   readonly jobs: ReadonlyArray<ClaimedJob>
   /** The run-at of the earliest job still pending (undefined: none). */
   readonly nextRunAt: number | undefined
+  /**
+   * The store's clock when it claimed (Redis's `TIME`; the Effect Clock for the memory store):
+   * the clock run-ats are written in. The next job is due in `nextRunAt − now`, whatever the
+   * caller's own clock says.
+   */
+  readonly now: number
 }
 
 export interface ClaimOptions {
@@ -143,6 +149,12 @@ export interface JobStoreShape {
     leases: ReadonlyArray<Lease>,
     leaseMs: number
   ) => Effect.Effect<ReadonlyArray<boolean>, JobStoreError>
+  /**
+   * The queues, of those given, that may hold an expired lease: every queue that does is among
+   * them. The Redis store answers from its lease index in one call (a store without an index
+   * answers all of them); a recovery sweep then runs `recover` on these only.
+   */
+  readonly stalledQueues: (queues: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, JobStoreError>
   /** Returns jobs whose lease expired to pending, or to the DLQ after `maxStalls`. */
   readonly recover: (
     queue: string,
@@ -180,10 +192,17 @@ export interface JobStoreShape {
   readonly stats: (queue: string) => Effect.Effect<QueueStats, JobStoreError>
   readonly queues: Effect.Effect<ReadonlyArray<string>, JobStoreError>
   /**
-   * Arms a wake-up for the given queues and returns the wait. Arm before
-   * claiming and wait after an empty claim, so an enqueue in between is not missed.
+   * Calls `onWake(queue, dueInMs)` whenever work may have become ready in one of these queues
+   * (an enqueue, a retry, a recovery, a requeue, a unique key handed over), until the scope
+   * closes. `dueInMs` is how long until that work is due, by the store's clock (0: now). When
+   * wake-ups may have been missed (the subscription was only now established, or established
+   * again after a reconnection), it is called for every queue with 0. Returns once listening
+   * (or once the first attempt to subscribe failed: it keeps trying in the scope).
    */
-  readonly workSignal: (queues: ReadonlyArray<string>) => Effect.Effect<Effect.Effect<void>>
+  readonly onWake: (
+    queues: ReadonlyArray<string>,
+    onWake: (queue: string, dueInMs: number) => void
+  ) => Effect.Effect<void, never, Scope.Scope>
   /** Arms a wait for the job reaching a terminal state (or being cancelled). */
   readonly finishedSignal: (ref: JobRef) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
   /** Calls `onCancel` with the ref of every running job of these queues that gets cancelled, until the scope closes. */

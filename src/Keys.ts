@@ -4,6 +4,9 @@
  * Every key of a queue carries the queue's hash tag `{queue}`, so all keys a
  * Lua script touches live in one slot and a Redis Cluster shards by queue.
  * Scripts receive `queuePrefix` (`rrq:{q}:`) and derive per-job keys from it.
+ * One exception, on a single Redis only: claim and recover also keep the lease index
+ * (`rrq:leases`); on a Redis Cluster they would not be given it (see `leaseIndex` in
+ * internal/redisStore.ts).
  */
 
 export interface QueueKeys {
@@ -17,7 +20,11 @@ export interface QueueKeys {
   readonly dlq: string
   /** HASH completedTotal, failedTotal. */
   readonly stats: string
-  /** Pub/sub channel: a message (the earliest run-at) on every enqueue. */
+  /**
+   * Pub/sub channel: a message whenever work may be ready (enqueue, retry, recovery, requeue,
+   * unique-key hand-over): `<run-at> <now>` (Redis's clock: due in run-at − now), or a bare
+   * `<now>` for work due at once.
+   */
   readonly wake: string
   /** Pub/sub channel: space-separated ids of jobs that reached a terminal state. */
   readonly done: string
@@ -28,6 +35,12 @@ export interface QueueKeys {
 export interface Keys {
   /** SET of known queue names. */
   readonly queues: string
+  /**
+   * ZSET queue name → a lower bound of the earliest lease deadline in its active set: the lease
+   * index, so that a recovery sweep finds the queues with expired leases in one call. Written by
+   * the claim and recover scripts on a single Redis only (it is outside the queues' slots).
+   */
+  readonly leases: string
   readonly queue: (queue: string) => QueueKeys
   /** HASH of one job. */
   readonly job: (queue: string, id: string) => string
@@ -72,6 +85,7 @@ export const make = (base = "rrq"): Keys => {
   }
   return {
     queues: `${base}:queues`,
+    leases: `${base}:leases`,
     queue,
     job: (q, id) => `${base}:{${q}}:${suffix.job}${id}`,
     unique: (q, key) => `${base}:{${q}}:${suffix.unique}${key}`,

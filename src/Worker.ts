@@ -33,6 +33,7 @@ import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
 import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
 import type * as Handler from "./Handler.js"
+import { QueueBoard, Rotation } from "./internal/queueBoard.js"
 import { looksLikeOldWeight, parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
@@ -135,6 +136,13 @@ const SHUTDOWN_DRAIN_MS = 5_000
 /** The same while Redis is known to be unreachable. */
 const OUTAGE_DRAIN_MS = 1_000
 
+/**
+ * Every queue is swept for expired leases at least this often, whatever the lease index says:
+ * a backstop for leases it does not know (taken by an older version). With 500 queues and the
+ * default 5 s interval, 2 queues a sweep.
+ */
+const RECOVERY_BACKSTOP_MS = 30 * 60_000
+
 /** The most jobs one claim call takes (the claim script caps it too). */
 const MAX_CLAIM = 1_000
 
@@ -228,7 +236,7 @@ export const make = <R = never>(
     const startedAt = yield* Clock.currentTimeMillis
     const clock = yield* Effect.clock
     // for durations (timeouts, lease ages): immune to wall-clock jumps
-    const monotonicMs = () => Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
+    const monotonicMs = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
     // handlers' Effects and outcome recording run as root fibers with the worker's services
     const runFork = Runtime.runFork(yield* Effect.runtime<R>())
 
@@ -569,29 +577,35 @@ export const make = <R = never>(
 
     interface Round {
       readonly claimed: number
-      readonly nextRunAt: number
     }
 
-    // The wake-up armed by the last claim.
-    let wake: Effect.Effect<void> = Effect.never
+    // What the worker knows of each queue: a round claims only the queues that may have a job
+    // due (at start every queue; then those a wake-up or a claim reply says), plus, when the
+    // poll timer fired, the next one in turn. Times are local and monotonic; run-ats come in as
+    // durations on the store's clock (internal/queueBoard.ts).
+    const board = new QueueBoard(queues, settings.pollDelayMs)
+    const inTurn = new Rotation(queues)
+    // Fired when a wake-up moved a queue's time earlier (for work due now: the pickup path).
+    const wakeUp = new Signal()
 
-    // Arms the wake-up first, so one published while the claim runs is not missed; the
-    // claim itself is uninterruptible: jobs Redis handed over must reach `buffered`, which
-    // shutdown requeues.
-    const claimRound = (want: number): Effect.Effect<Round, JobStoreError> =>
-      Effect.flatMap(store.workSignal(queues), (signal) => {
-        wake = signal
-        return claimBatch(want)
-      })
-    const claimBatch = (want: number): Effect.Effect<Round, JobStoreError> =>
+    // The claim is uninterruptible: jobs Redis handed over must reach `buffered`, which
+    // shutdown requeues. `sweep`: the safety-net poll also claims the next queue in turn, so
+    // work that came without a wake-up is found (every queue within queues × the poll delay).
+    const claimRound = (want: number, sweep = false): Effect.Effect<Round, JobStoreError> =>
       Effect.gen(function*() {
         let free = want
         let claimed = 0
-        let nextRunAt = Number.POSITIVE_INFINITY
+        const extra = sweep ? inTurn.take(1)[0] : undefined
         for (const queue of nextOrder()) {
           if (free <= 0 || stopping) break
+          if (queue !== extra && !board.isDue(queue, monotonicMs())) continue
+          board.sent(queue, monotonicMs())
+          const count = Math.min(free, MAX_CLAIM)
           const sentAt = monotonicMs()
-          const result = yield* store.claim(queue, { count: Math.min(free, MAX_CLAIM), workerId: id, leaseMs: settings.leaseMs })
+          const result = yield* store.claim(queue, { count, workerId: id, leaseMs: settings.leaseMs }).pipe(
+            Effect.tapError(() => Effect.sync(() => board.failed(queue, monotonicMs())))
+          )
+          board.replied(queue, result, monotonicMs())
           counts.claimed += result.jobs.length
           const leaseEnd = sentAt + settings.leaseMs
           for (const job of result.jobs) leaseEnds.set(job, leaseEnd)
@@ -607,16 +621,15 @@ export const make = <R = never>(
           }
           free -= result.jobs.length
           claimed += result.jobs.length
-          if (result.nextRunAt !== undefined) nextRunAt = Math.min(nextRunAt, result.nextRunAt)
         }
-        return { claimed, nextRunAt }
+        return { claimed }
       }).pipe(Effect.uninterruptible)
 
     // A claim sent ahead (short jobs) while the worker runs the last batch; shutdown waits for it.
     let claiming: Fiber.RuntimeFiber<Round, JobStoreError> | undefined
 
     // The claim an idle worker sends the moment it wakes; it starts what it gets itself.
-    const claimNow = (free: number) => Effect.tap(claimRound(free), () => Effect.sync(startBuffered))
+    const claimNow = (free: number, sweep = false) => Effect.tap(claimRound(free, sweep), () => Effect.sync(startBuffered))
 
     /** Free slots when the worker may claim now, else 0 (stopping, or too few slots to bother). */
     const claimable = () => {
@@ -624,18 +637,19 @@ export const make = <R = never>(
       return !stopping && free > 0 && (free >= claimThreshold || running.size + buffered.length === 0) ? free : 0
     }
 
-    // Waits for a wake-up or the poll timer, then claims at once (as `claiming`, which the
+    // Waits for a wake-up or the timer, then claims at once (as `claiming`, which the
     // loop joins when it resumes). A wake-up claims in the very fiber that waited for it,
     // and resumes the loop (and stops the timer) only once the jobs it got have started:
     // going back through the loop first cost ~0.3 ms of pickup, a fiber hop ~0.05 ms, the
     // loop's and the timer's work while the claim was out ~0.1 ms, starting the jobs from
-    // the loop after the reply ~0.15 ms (docs/performance.md, pickup).
-    const idleWait = (wakeUp: Effect.Effect<void>, ms: number) =>
+    // the loop after the reply ~0.15 ms (docs/performance.md, pickup). The timer's claim is
+    // the safety-net poll when `sweep`.
+    const idleWait = (woken: Effect.Effect<void>, ms: number, sweep: boolean) =>
       Effect.async<void>((resume) => {
         let settled = false
         let timer: Fiber.RuntimeFiber<void> | undefined
         const waker = runFork(Effect.zipRight(
-          wakeUp,
+          woken,
           Effect.withFiberRuntime<Round, JobStoreError>((fiber) => {
             settled = true
             const done = Effect.sync(() => {
@@ -643,7 +657,7 @@ export const make = <R = never>(
               resume(Effect.void)
             })
             const free = claimable()
-            if (free === 0) return Effect.as(done, { claimed: 0, nextRunAt: Number.POSITIVE_INFINITY })
+            if (free === 0) return Effect.as(done, { claimed: 0 })
             claiming = fiber as Fiber.RuntimeFiber<Round, JobStoreError>
             return Effect.ensuring(claimNow(free), done)
           })
@@ -655,7 +669,7 @@ export const make = <R = never>(
           settled = true
           waker.unsafeInterruptAsFork(FiberId.none)
           const free = claimable()
-          if (free > 0) claiming = runFork(claimNow(free))
+          if (free > 0) claiming = runFork(claimNow(free, sweep))
           resume(Effect.void)
         })
         return Effect.sync(() => {
@@ -666,9 +680,12 @@ export const make = <R = never>(
       })
 
     let idleRounds = 0
+    let sweepNext = false
     const loop = Effect.gen(function*() {
       while (!stopping) {
         const slot = slotFreed.wait
+        // taken before the round: a wake-up heard during it ends the wait below at once
+        const woken = wakeUp.wait
         let round: Either.Either<Round, JobStoreError>
         if (claiming !== undefined) {
           round = yield* Effect.either(Fiber.join(claiming))
@@ -679,7 +696,8 @@ export const make = <R = never>(
             yield* slot
             continue
           }
-          round = yield* Effect.either(claimRound(free))
+          round = yield* Effect.either(claimRound(free, sweepNext))
+          sweepNext = false
         }
         if (Either.isLeft(round)) {
           startBuffered()
@@ -691,8 +709,7 @@ export const make = <R = never>(
           yield* Effect.logInfo(`Worker ${id}: ${outage === "out-of-memory" ? "Redis accepts writes again" : "Redis reachable again"}`)
           outage = undefined
         }
-        const { claimed, nextRunAt } = round.right
-        if (claimed > 0) {
+        if (round.right.claimed > 0) {
           idleRounds = 0
           // Short jobs: ask for the next batch before running this one, so Redis claims it
           // while the worker runs these (instead of each waiting for the other).
@@ -701,22 +718,30 @@ export const make = <R = never>(
           startBuffered()
           continue
         }
-        const now = yield* Clock.currentTimeMillis
-        if (nextRunAt <= now) continue
+        // Run-ats are compared on the store's clock, as durations (the board): never with this
+        // machine's clock, which may be off (a clock 60 s ahead spun the loop at 11k claims/s).
+        const now = monotonicMs()
+        const untilDue = board.nextDue() - now
+        if (untilDue <= 0) continue
         const busy = running.size > 0 || buffered.length > 0
         if (options.burst && !busy) return
         // Enqueues, retries and recoveries publish wake-ups, so the poll is only a safety net:
-        // while a worker stays idle it doubles, up to 1 s (an idle worker costs ~3 commands/s).
+        // while a worker stays idle it doubles, up to 1 s, and claims one queue in turn (an idle
+        // worker costs ~4 Redis commands/s with 1 queue, ~6 with 500: docs/reliability.md).
         const pollMs = jittered(
           Math.min(settings.pollDelayMs * 2 ** Math.min(idleRounds++, 10), Math.max(settings.pollDelayMs, 1_000)),
           settings.pollJitter
         )
+        const sweep = pollMs < untilDue
         // at least 1 ms: a job due later than now (even by a fraction) must not spin the loop
-        const waitMs = Math.max(1, Math.ceil(Math.min(pollMs, nextRunAt - now)))
+        const waitMs = Math.max(1, Math.ceil(Math.min(pollMs, untilDue)))
         // A freed slot brings no new work, except that a burst worker may then be done.
-        yield* options.burst && busy
-          ? Effect.raceAll([wake, Effect.sleep(waitMs), slot])
-          : idleWait(wake, waitMs)
+        if (options.burst && busy) {
+          yield* Effect.raceAll([woken, Effect.sleep(waitMs), slot])
+          sweepNext = sweep
+        } else {
+          yield* idleWait(woken, waitMs, sweep)
+        }
       }
     })
 
@@ -819,9 +844,21 @@ export const make = <R = never>(
       yield* Effect.sleep(50)
     }).pipe(Effect.forever)
 
+    // The recovery sweep: the first covers every queue (which also indexes the leases of workers
+    // that keep no lease index, e.g. an older version); then each recovers the queues the store
+    // says may hold an expired lease (one call for all of them), plus a few in turn, so that every
+    // queue is still swept within RECOVERY_BACKSTOP_MS if the index missed a lease.
+    const backstop = new Rotation(queues)
+    const backstopSize = Math.max(1, Math.ceil((queues.length * settings.recoverIntervalMs) / RECOVERY_BACKSTOP_MS))
+    let sweptAll = false
+    const sweepTargets: Effect.Effect<ReadonlyArray<string>, JobStoreError> = Effect.suspend(() => {
+      if (!sweptAll || queues.length <= backstopSize) return Effect.succeed(queues)
+      const turn = backstop.take(backstopSize)
+      return Effect.map(store.stalledQueues(queues), (stalled) => [...new Set([...stalled, ...turn])])
+    })
     const recoverStalled = Effect.gen(function*() {
-      yield* Effect.sleep(jittered(settings.recoverIntervalMs, 0.5))
-      for (const queue of queues) {
+      if (sweptAll) yield* Effect.sleep(jittered(settings.recoverIntervalMs, 0.5))
+      for (const queue of yield* sweepTargets) {
         const r = yield* store.recover(queue, { maxStalls: settings.maxStalls, limit: 1_000 })
         if (r.requeued.length > 0 || r.deadLettered.length > 0) {
           yield* Effect.logWarning(
@@ -830,8 +867,12 @@ export const make = <R = never>(
           )
         }
       }
+      sweptAll = true
     }).pipe(
-      Effect.catchAll((e) => reportFailure("recovery sweep", e)),
+      Effect.catchAll((e) =>
+        // after a failed first sweep, wait before the next try
+        Effect.zipRight(reportFailure("recovery sweep", e), sweptAll ? Effect.void : Effect.sleep(jittered(settings.recoverIntervalMs, 0.5)))
+      ),
       Effect.forever
     )
 
@@ -869,6 +910,10 @@ export const make = <R = never>(
         if (now - at < settings.leaseMs) break
         cancelledLately.delete(k)
       }
+    })
+    // wake-ups: the claim loop claims the queue they name (at once, or at the run-at they say)
+    yield* store.onWake(queues, (queue, dueInMs) => {
+      if (board.heard(queue, dueInMs, monotonicMs())) wakeUp.fire()
     })
     const flusher = yield* Effect.forkScoped(flushCompletions)
     yield* Effect.forkScoped(renewLeases)

@@ -232,6 +232,18 @@ export const contractSuite = <E>(
         expect(none).toMatchObject({ jobs: [], nextRunAt: later })
       }))
 
+      test("a claim's reply carries the store's clock, the one run-ats are written in", Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* enqueue("x", {}, { deferBy: 60_000 })
+        const before = Date.now()
+        const reply = yield* store.claim(Q, { ...W, count: 5 })
+        const after = Date.now()
+        expect(reply.now).toBeGreaterThanOrEqual(before - 50)
+        expect(reply.now).toBeLessThanOrEqual(after + 50)
+        expect(reply.nextRunAt! - reply.now).toBeGreaterThan(59_000)
+        expect(reply.nextRunAt! - reply.now).toBeLessThanOrEqual(60_000)
+      }))
+
       test("an idempotency key returns the existing job", Effect.gen(function*() {
         const a = yield* enqueue("x", { n: 1 }, { idempotencyKey: "order-7" })
         const b = yield* enqueue("x", { n: 2 }, { idempotencyKey: "order-7" })
@@ -758,13 +770,52 @@ export const contractSuite = <E>(
         expect((yield* store.listJobs(Q, "dlq", { offset: 0, limit: 10 })).map((j) => j.id).sort()).toEqual(["ghost", "to-garble"])
       }))
 
-      test("an armed work signal fires on enqueue", Effect.gen(function*() {
+      test("wake-ups name the queue and say when its work is due, by the store's clock", Effect.gen(function*() {
         const store = yield* JobStore
-        const wait = yield* store.workSignal([Q, "other"])
-        const fiber = yield* Effect.fork(wait)
+        const heard: Array<[string, number]> = []
+        const hear = (n: number) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 200 && heard.length < n; i++) yield* sleep(10)
+            expect(heard).toHaveLength(n)
+            return heard[n - 1]!
+          })
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* store.onWake([Q, "other"], (queue, dueInMs) => heard.push([queue, dueInMs]))
+          yield* enqueue("x", {}, { queue: "other" })
+          expect(yield* hear(1)).toEqual(["other", 0])
+          yield* enqueue("x", {}, { deferBy: 5_000 })
+          const [queue, deferred] = yield* hear(2)
+          expect(queue).toBe(Q)
+          expect(deferred).toBeGreaterThan(4_900)
+          expect(deferred).toBeLessThanOrEqual(5_000)
+          const a = (yield* claimOne("other"))!
+          expect(yield* store.retry("other", { id: a.id, token: a.leaseToken }, { delayMs: 3_000, error: "later" }))
+            .toBe("RETRYING")
+          expect(yield* hear(3)).toEqual(["other", 3_000])
+          yield* enqueue("x", {}, { queue: "unheard" })
+          yield* sleep(100)
+          expect(heard).toHaveLength(3)
+        }))
+        // and nothing once the scope is closed
         yield* enqueue("x", {}, { queue: "other" })
-        const woke = yield* fiber.await.pipe(Effect.timeout("2 seconds"), Effect.either)
-        expect(Either.isRight(woke)).toBe(true)
+        yield* sleep(100)
+        expect(heard).toHaveLength(3)
+      }))
+
+      test("stalledQueues names every queue holding an expired lease, and not one without leases", Effect.gen(function*() {
+        const store = yield* JobStore
+        yield* enqueue("x")
+        yield* enqueue("x", {}, { queue: "busy" })
+        yield* store.claim(Q, { ...W, count: 1, leaseMs: 50 })
+        yield* store.claim("busy", { ...W, count: 1 })
+        yield* sleep(100)
+        expect(yield* store.stalledQueues([Q, "busy", "idle"])).toEqual([Q])
+        expect((yield* store.recover(Q, { maxStalls: 2, limit: 100 })).requeued).toHaveLength(1)
+        expect(yield* store.stalledQueues([Q, "busy", "idle"])).toEqual([])
+        // a claim's lease expiring again is seen again
+        yield* store.claim(Q, { ...W, count: 1, leaseMs: 50 })
+        yield* sleep(100)
+        expect(yield* store.stalledQueues(["idle", Q])).toEqual([Q])
       }))
 
       test("finished records expire after their result TTL", Effect.gen(function*() {

@@ -76,6 +76,7 @@ describe("Redis store", () => {
       const keys = (yield* Effect.promise(() => redis.keys(`${prefix}:*`))).sort()
       yield* Effect.promise(() => redis.quit())
       expect(keys).toEqual([
+        `${prefix}:leases`,
         `${prefix}:queues`,
         `${prefix}:{emails}:active`,
         `${prefix}:{emails}:dlq`,
@@ -90,6 +91,44 @@ describe("Redis store", () => {
         `${prefix}:{emails}:unique:u3`
       ].sort())
     }))
+
+  it.live("the lease index: claim lowers a queue's entry to its lease deadline, recover sets it to the earliest left or removes it", () => {
+    const prefix = uniquePrefix("leases")
+    return Effect.gen(function*() {
+      const c = yield* RrqClient
+      const store = yield* JobStore
+      const { redis } = yield* Redis.RedisClient
+      const entry = (q: string) =>
+        Effect.map(Effect.promise(() => redis.zscore(`${prefix}:leases`, q)), (score) => (score === null ? undefined : Number(score)))
+      yield* c.enqueueMany(["a", "b", "c"].map((jobId) => ({ job: "x", params: {}, options: { jobId } })))
+      const t0 = Date.now()
+      expect((yield* store.claim(Q, { count: 1, workerId: "w", leaseMs: 60_000 })).jobs.map((j) => j.id)).toEqual(["a"])
+      const first = (yield* entry(Q))!
+      expect(first).toBeGreaterThanOrEqual(t0 + 60_000 - 50)
+      expect(first).toBeLessThanOrEqual(Date.now() + 60_000)
+      // a shorter lease lowers it; a longer one leaves it
+      yield* store.claim(Q, { count: 1, workerId: "w", leaseMs: 20_000 })
+      const lowered = (yield* entry(Q))!
+      expect(lowered).toBeLessThan(first - 30_000)
+      yield* store.claim(Q, { count: 1, workerId: "w", leaseMs: 90_000 })
+      expect(yield* entry(Q)).toBe(lowered)
+      // the 20 s job completes: the entry stays a lower bound until a recover sets it again
+      const active = yield* store.listJobs(Q, "active", { offset: 0, limit: 10 })
+      const short = active[0]!
+      yield* store.complete(Q, [{ id: short.id, token: short.leaseToken!, result: "1" }])
+      expect(yield* entry(Q)).toBe(lowered)
+      yield* store.recover(Q, { maxStalls: 2, limit: 100 })
+      expect(yield* entry(Q)).toBe(first)
+      // nothing active: recover removes it; an idle queue never gets one
+      for (const j of yield* store.listJobs(Q, "active", { offset: 0, limit: 10 })) {
+        yield* store.complete(Q, [{ id: j.id, token: j.leaseToken!, result: "1" }])
+      }
+      yield* store.recover(Q, { maxStalls: 2, limit: 100 })
+      expect(yield* entry(Q)).toBeUndefined()
+      yield* store.recover("idle", { maxStalls: 2, limit: 100 })
+      expect(yield* entry("idle")).toBeUndefined()
+    }).pipe(Effect.provide(stack(prefix)))
+  })
 
   it.live("reloads scripts after SCRIPT FLUSH (EVALSHA falls back to EVAL)", () =>
     Effect.gen(function*() {

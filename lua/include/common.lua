@@ -82,7 +82,7 @@ local function releaseUnique(prefix, pendingKey, id, now, lockTtl)
       redis.call('SET', lock, nextId, 'PX', lockLife(now, runAt, lockTtl))
       redis.call('HSET', nk, 'nextRunAt', runAt)
       redis.call('ZADD', pendingKey, runAt, nextId)
-      redis.call('PUBLISH', prefix .. 'wake', runAt)
+      redis.call('PUBLISH', prefix .. 'wake', int(runAt) .. ' ' .. int(now))
       return
     end
   end

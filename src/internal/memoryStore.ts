@@ -14,7 +14,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import { CorruptedJob, DuplicateJob, JobNotFound, JobStoreError } from "../Errors.js"
@@ -88,8 +87,6 @@ interface QueueState {
   readonly idempotency: Map<string, Timed>
   completedTotal: number
   failedTotal: number
-  /** Stands for the `wake` channel: completed and replaced whenever work may be ready. */
-  wake: Deferred.Deferred<void>
 }
 
 /** What one transition sees: the queue's keyspace and the script's single `now`. */
@@ -256,8 +253,6 @@ const emptyStats = (queue: string): QueueStats => ({
 
 const MAX_INT64 = 2n ** 63n - 1n
 
-const newSignal = () => Deferred.unsafeMake<void>(FiberId.none)
-
 export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(function*() {
   const settings = yield* RrqSettings
   const keys = Keys.make(settings.keyPrefix)
@@ -272,6 +267,8 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     known: new Set<string>(),
     finished: new Map<string, Map<string, Set<Deferred.Deferred<void>>>>(),
     cancelListeners: new Map<string, Set<(id: string) => void>>(),
+    // the `wake` channel's listeners, by queue: each hears how long until the work is due
+    wakeListeners: new Map<string, Set<(dueInMs: number) => void>>(),
     heartbeats: new Map<string, Timed>(),
     tokenSeq: 0
   }
@@ -291,8 +288,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
         uniqueWaiting: new Map(),
         idempotency: new Map(),
         completedTotal: 0,
-        failedTotal: 0,
-        wake: newSignal()
+        failedTotal: 0
       }
       state.queues.set(name, q)
     }
@@ -322,12 +318,21 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
 
   // --- pub/sub stand-ins ---
 
-  /** PUBLISH wake: wakes every worker armed on the queue, then re-arms. */
-  const signalWork = (q: QueueState): void => {
-    const fired = q.wake
-    q.wake = newSignal()
-    Deferred.unsafeDone(fired, Exit.void)
+  /** A pub/sub message: every listener hears it (a throwing one does not stop the rest). */
+  const publish = <A>(listeners: Set<(message: A) => void> | undefined, message: A): void => {
+    if (listeners === undefined) return
+    for (const listener of [...listeners]) {
+      try {
+        listener(message)
+      } catch {
+        // a subscriber's failure is its own, as with a pub/sub message handler
+      }
+    }
   }
+
+  /** PUBLISH wake: work in the queue is due in `dueInMs` (the message `<run-at> <now>`). */
+  const signalWork = (q: QueueState, dueInMs = 0): void =>
+    publish(state.wakeListeners.get(q.name), Math.max(0, dueInMs))
 
   /** PUBLISH done: the job reached a terminal state. Waiters are one-shot. */
   const signalFinished = (q: QueueState, id: string): void => {
@@ -338,18 +343,8 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     for (const waiter of waiters) Deferred.unsafeDone(waiter, Exit.void)
   }
 
-  /** A message on a queue's `cancel` channel: every listener hears it (a throwing one does not stop the rest). */
-  const publishCancel = (queue: string, id: string): void => {
-    const listeners = state.cancelListeners.get(queue)
-    if (listeners === undefined) return
-    for (const listener of [...listeners]) {
-      try {
-        listener(id)
-      } catch {
-        // a subscriber's failure is its own, as with a pub/sub message handler
-      }
-    }
-  }
+  /** A message on a queue's `cancel` channel. */
+  const publishCancel = (queue: string, id: string): void => publish(state.cancelListeners.get(queue), id)
 
   // --- the helpers of lua/include/common.lua ---
 
@@ -406,7 +401,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
         c.q.uniqueLocks.set(uniqueKey, { value: nextId, expiresAt: deadline(c.now, lockLife(c.now, runAt)) })
         hset(c, nextId, { nextRunAt: runAt })
         c.q.pending.set(nextId, runAt)
-        signalWork(c.q)
+        signalWork(c.q, runAt - c.now)
         return
       }
     }
@@ -511,7 +506,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       for (const [queue, indexes] of groups) {
         state.known.add(queue)
         const c: Ctx = { q: queueState(queue), now }
-        let runnableAny = false
+        let earliest: number | undefined
         for (const i of indexes) {
           const job = jobs[i]!
           const idem = given(job.idempotencyKey)
@@ -545,14 +540,14 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
           }
           if (runnable) {
             c.q.pending.set(job.id, runAt)
-            runnableAny = true
+            if (earliest === undefined || runAt < earliest) earliest = runAt
           }
           if (idem !== undefined) {
             c.q.idempotency.set(idem, { value: job.id, expiresAt: deadline(now, settings.idempotencyTtlMs) })
           }
           outcomes[i] = { _tag: "Created", id: job.id }
         }
-        if (runnableAny) signalWork(c.q)
+        if (earliest !== undefined) signalWork(c.q, earliest - now)
       }
       return outcomes
     })
@@ -616,7 +611,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       }
       // a Lua number reply is truncated to an integer
       const first = zfirst(c.q.pending)
-      return { jobs, nextRunAt: first === undefined ? undefined : Math.trunc(first[1]) }
+      return { jobs, nextRunAt: first === undefined ? undefined : Math.trunc(first[1]), now: c.now }
     })
   })
 
@@ -661,7 +656,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       hdel(c, id, "leaseToken")
       c.q.pending.set(id, runAt)
       refreshUnique(c, id, runAt)
-      signalWork(c.q)
+      signalWork(c.q, runAt - c.now)
       return "RETRYING"
     })
 
@@ -696,6 +691,14 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
         if (c.q.active.has(id)) c.q.active.set(id, c.now + leaseMs)
         refreshUnique(c, id, c.now + leaseMs)
         return true
+      }))
+
+  /** stalled.lua, answered exactly: the queues with a lease deadline at or before now. */
+  const stalledQueues = (names: ReadonlyArray<string>) =>
+    Effect.map(Clock.currentTimeMillis, (now) =>
+      names.filter((name) => {
+        for (const deadline of queueState(name).active.values()) if (deadline <= now) return true
+        return false
       }))
 
   /** recover.lua */
@@ -965,12 +968,32 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
 
   // --- signals ---
 
-  const workSignal = (names: ReadonlyArray<string>) =>
-    Effect.sync(() => {
-      // captured now: a wake-up after this point completes one of these
-      const armed = names.map((name) => Deferred.await(queueState(name).wake))
-      return armed.length === 0 ? Effect.never : armed.length === 1 ? armed[0]! : Effect.raceAll(armed)
-    })
+  /** SUBSCRIBE in the scope: one listener per queue given on one of its channels (listed twice, heard twice). */
+  const listen = <A>(
+    channel: Map<string, Set<(message: A) => void>>,
+    names: ReadonlyArray<string>,
+    f: (queue: string, message: A) => void
+  ) =>
+    Effect.forEach(names, (queue) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          const listener = (message: A) => f(queue, message)
+          let listeners = channel.get(queue)
+          if (listeners === undefined) channel.set(queue, (listeners = new Set()))
+          listeners.add(listener)
+          return listener
+        }),
+        (listener) =>
+          Effect.sync(() => {
+            const listeners = channel.get(queue)
+            listeners?.delete(listener)
+            if (listeners?.size === 0) channel.delete(queue)
+          })
+      ), { discard: true })
+
+  /** Listens on each queue's `wake` channel; nothing is ever missed in memory. */
+  const onWake = (names: ReadonlyArray<string>, f: (queue: string, dueInMs: number) => void) =>
+    listen(state.wakeListeners, names, f)
 
   const finishedSignal = Effect.fn("MemoryStore.finishedSignal")(function*(ref: JobRef) {
     const waiter = yield* Deferred.make<void>()
@@ -995,22 +1018,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
 
   /** One listener per queue given (a queue listed twice hears each message twice, as in the Redis store). */
   const onCancel = (names: ReadonlyArray<string>, f: (ref: JobRef) => void) =>
-    Effect.forEach(names, (queue) =>
-      Effect.acquireRelease(
-        Effect.sync(() => {
-          const listener = (id: string) => f(new JobRef({ queue, id }))
-          let listeners = state.cancelListeners.get(queue)
-          if (listeners === undefined) state.cancelListeners.set(queue, (listeners = new Set()))
-          listeners.add(listener)
-          return listener
-        }),
-        (listener) =>
-          Effect.sync(() => {
-            const listeners = state.cancelListeners.get(queue)
-            listeners?.delete(listener)
-            if (listeners?.size === 0) state.cancelListeners.delete(queue)
-          })
-      ), { discard: true })
+    listen(state.cancelListeners, names, (queue, id: string) => f(new JobRef({ queue, id })))
 
   // --- worker heartbeats (plain commands in the Redis store) ---
 
@@ -1093,7 +1101,8 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     dlqByFunction,
     stats,
     queues,
-    workSignal,
+    stalledQueues,
+    onWake,
     finishedSignal,
     onCancel,
     heartbeat,

@@ -5,6 +5,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -30,44 +31,57 @@ import { RrqSettings, type Settings } from "../Settings.js"
 
 const CLAIM_FIELDS = 9
 
+/**
+ * Whether the scripts keep the lease index (`rrq:leases`, Keys.leases): claim lowers a queue's
+ * entry to its new lease deadline, recover sets it to the earliest one left, and a recovery
+ * sweep asks `stalledQueues` (one script) which queues to recover instead of running recover
+ * on each. The index is outside the queues' slots, so a Redis Cluster store (a later issue)
+ * sets this to false: claim and recover then get their queue's keys only, and `stalledQueues`
+ * answers every queue (the per-queue sweep). A cluster could keep one index per slot instead.
+ */
+const leaseIndex = true
+
+/** How long until the work a wake-up announces is due: `<run-at> <now>`, or a bare `<now>` (due at once). */
+const dueIn = (message: string): number => {
+  const space = message.indexOf(" ")
+  if (space < 0) return 0
+  const wait = Number(message.slice(0, space)) - Number(message.slice(space + 1))
+  return wait > 0 ? wait : 0 // NaN too
+}
+
 /** A stored number that must be positive to mean anything (a damaged one counts as unset). */
 const positive = (raw: unknown) => {
   const n = Number(raw)
   return raw !== "" && n > 0 && Number.isFinite(n) ? n : undefined
 }
 
-/** Pub/sub fan-out: a channel's listeners are armed deferreds, completed by the next message. */
+/** Pub/sub fan-out: a channel's listeners are callbacks, and deferreds waiting for a job id. */
 class Channels {
-  private readonly armed = new Map<string, Deferred.Deferred<void>>()
   private readonly byId = new Map<string, Map<string, Set<Deferred.Deferred<void>>>>()
   private readonly subscribed = new Map<string, Promise<unknown>>()
   private readonly listeners = new Map<string, Set<(message: string) => void>>()
 
-  constructor(private readonly subscribe: (channel: string) => Promise<unknown>) {}
+  constructor(private readonly subscribe: (channels: ReadonlyArray<string>) => Promise<unknown>) {}
 
-  /** Subscribes once per channel; resolves when the subscription is active. */
   /** Channels whose subscription is active: the hot path skips the promise hop for them. */
   readonly active = new Set<string>()
 
-  ensure(channel: string): Promise<unknown> {
-    let p = this.subscribed.get(channel)
-    if (!p) {
-      p = this.subscribe(channel).catch((e) => {
-        this.subscribed.delete(channel)
-        throw e
-      })
-      this.subscribed.set(channel, p)
+  /** Subscribes once per channel (the missing ones in one SUBSCRIBE); resolves when all are active. */
+  ensure(channels: ReadonlyArray<string>): Promise<unknown> {
+    const missing = channels.filter((c) => !this.subscribed.has(c))
+    if (missing.length > 0) {
+      const p = this.subscribe(missing).then(
+        () => {
+          for (const c of missing) this.active.add(c)
+        },
+        (e) => {
+          for (const c of missing) this.subscribed.delete(c)
+          throw e
+        }
+      )
+      for (const c of missing) this.subscribed.set(c, p)
     }
-    return p
-  }
-
-  current(channel: string): Deferred.Deferred<void> {
-    let d = this.armed.get(channel)
-    if (!d) {
-      d = Deferred.unsafeMake<void>(undefined as never)
-      this.armed.set(channel, d)
-    }
-    return d
+    return Promise.all(channels.map((c) => this.subscribed.get(c)))
   }
 
   waitFor(channel: string, id: string): [Deferred.Deferred<void>, () => void] {
@@ -93,11 +107,6 @@ class Channels {
   onMessage(channel: string, message: string) {
     const fs = this.listeners.get(channel)
     if (fs) for (const f of fs) f(message)
-    const d = this.armed.get(channel)
-    if (d) {
-      this.armed.delete(channel)
-      Deferred.unsafeDone(d, Exit.void)
-    }
     const ids = this.byId.get(channel)
     if (ids) {
       for (const id of message.split(" ")) {
@@ -164,8 +173,18 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     const use = <A>(f: Parameters<typeof client.use<A>>[0]) => Effect.mapError(client.use(f), JobStoreError.fromRedis)
 
     const subscriber = yield* client.connection("subscriber")
-    const channels = new Channels((channel) => subscriber.subscribe(channel))
+    const channels = new Channels((list) => subscriber.subscribe(...list))
     subscriber.on("message", (channel: string, message: string) => channels.onMessage(channel, message))
+    // Messages published while the subscriber was disconnected are lost. On every reconnection,
+    // once the channels are subscribed again (our own SUBSCRIBE of them answers after ioredis's,
+    // which it sends right after this event), the wake listeners hear that they may have missed some.
+    const missed = new Set<() => void>()
+    let connected = subscriber.status === "ready"
+    subscriber.on("ready", () => {
+      if (!connected) return void (connected = true)
+      const list = [...channels.active]
+      if (list.length > 0) subscriber.subscribe(...list).then(() => missed.forEach((f) => f()), () => undefined)
+    })
 
     const known = new Set<string>()
     /** Registers a queue name once per process (rrq:queues is outside the queue's slot). */
@@ -178,6 +197,8 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       const k = keys.queue(queue)
       return [k.pending, k.active, k.dlq, k.stats]
     }
+    /** The queue's keys, and the lease index for the scripts that keep it. */
+    const keysWithIndex = (queue: string) => leaseIndex ? [...queueKeys(queue), keys.leases] : queueKeys(queue)
     // An evicting Redis loses jobs silently (records, unique locks, idempotency keys,
     // rrq:queues). Until one look at maxmemory-policy says noeviction, each script waits for
     // that look; an evicting policy refuses them, unless allowEviction accepts the risk
@@ -210,8 +231,13 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         )
       }
     )
-    const run = (name: Parameters<typeof scripts.run>[0], queue: string, args: ReadonlyArray<string | number>) => {
-      const call = Effect.mapError(scripts.run(name, queueKeys(queue), [keys.queue(queue).prefix, ...args]), JobStoreError.fromRedis)
+    const run = (
+      name: Parameters<typeof scripts.run>[0],
+      queue: string,
+      args: ReadonlyArray<string | number>,
+      scriptKeys = queueKeys(queue)
+    ) => {
+      const call = Effect.mapError(scripts.run(name, scriptKeys, [keys.queue(queue).prefix, ...args]), JobStoreError.fromRedis)
       return policyChecked ? call : Effect.zipRight(checkPolicy, call)
     }
 
@@ -268,11 +294,12 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
           `${workerId}-${Math.random().toString(36).slice(2, 10)}`,
           settings.dlqTtlMs,
           settings.uniqueLockTtlMs
-        ]),
+        ], keysWithIndex(queue)),
         (raw) => {
+          // { nextRunAt|-1, now, then CLAIM_FIELDS per job }
           const reply = raw as Array<string | number>
           const jobs: Array<ClaimedJob> = []
-          for (let i = 1; i < reply.length; i += CLAIM_FIELDS) {
+          for (let i = 2; i < reply.length; i += CLAIM_FIELDS) {
             jobs.push({
               queue,
               id: reply[i] as string,
@@ -287,7 +314,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
             })
           }
           const next = Number(reply[0])
-          return { jobs, nextRunAt: next < 0 ? undefined : next }
+          return { jobs, nextRunAt: next < 0 ? undefined : next, now: Number(reply[1]) }
         }
       )
 
@@ -334,12 +361,21 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
 
     const recover: JobStoreShape["recover"] = (queue, { limit, maxStalls }) =>
       Effect.map(
-        run("recover", queue, [queue, maxStalls, limit, settings.dlqTtlMs, settings.uniqueLockTtlMs]),
+        run("recover", queue, [queue, maxStalls, limit, settings.dlqTtlMs, settings.uniqueLockTtlMs], keysWithIndex(queue)),
         (raw) => {
           const [requeued, deadLettered] = raw as [Array<string>, Array<string>]
           return { requeued, deadLettered }
         }
       )
+
+    const stalledQueues: JobStoreShape["stalledQueues"] = (qs) => {
+      if (!leaseIndex || qs.length === 0) return Effect.succeed(qs)
+      const call = Effect.mapError(scripts.run("stalled", [keys.leases], []), JobStoreError.fromRedis)
+      return Effect.map(call, (raw) => {
+        const due = new Set(raw as Array<string>)
+        return qs.filter((q) => due.has(q))
+      })
+    }
 
     const cancel: JobStoreShape["cancel"] = (ref) =>
       Effect.flatMap(
@@ -437,25 +473,40 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       Effect.map((qs) => [...qs].sort())
     )
 
+    /** Subscribes (one SUBSCRIBE for those missing); false when it failed (Redis away). */
+    const subscribeAll = (list: ReadonlyArray<string>) =>
+      Effect.suspend(() =>
+        list.every((c) => channels.active.has(c))
+          ? Effect.succeed(true)
+          : Effect.promise(() => channels.ensure(list).then(() => true, () => false))
+      )
     // Subscribing can fail while Redis is away; the caller then falls back to its poll delay.
-    const subscribe = (channel: string) =>
-      channels.active.has(channel)
-        ? Effect.void
-        : Effect.promise(() =>
-          channels.ensure(channel).then(() => channels.active.add(channel), () => undefined)
-        )
+    const subscribe = (channel: string) => Effect.asVoid(subscribeAll([channel]))
 
-    const workSignal: JobStoreShape["workSignal"] = (qs) =>
-      Effect.suspend(() => {
-        const wakeChannels = qs.map((q) => keys.queue(q).wake)
-        const arm = () => {
-          const armed = wakeChannels.map((c) => channels.current(c))
-          return armed.length === 1 ? Deferred.await(armed[0]!) : Effect.raceAll(armed.map(Deferred.await))
-        }
-        // subscribed already (every call but the first): no Effect steps on the pickup path
-        return wakeChannels.every((c) => channels.active.has(c))
-          ? Effect.sync(arm)
-          : Effect.zipRight(Effect.forEach(wakeChannels, subscribe, { discard: true }), Effect.sync(arm))
+    const onWake: JobStoreShape["onWake"] = (qs, f) =>
+      Effect.gen(function*() {
+        const all = () => qs.forEach((q) => f(q, 0))
+        yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            missed.add(all)
+            return qs.map((queue) => channels.listen(keys.queue(queue).wake, (message) => f(queue, dueIn(message))))
+          }),
+          (stops) =>
+            Effect.sync(() => {
+              missed.delete(all)
+              stops.forEach((stop) => stop())
+            })
+        )
+        const list = qs.map((q) => keys.queue(q).wake)
+        if (yield* subscribeAll(list)) return
+        // Redis away: keep trying; once subscribed, wake-ups sent meanwhile may have been missed
+        yield* Effect.forkScoped(
+          subscribeAll(list).pipe(
+            Effect.delay(Duration.millis(500)),
+            Effect.repeat({ until: (ok) => ok }),
+            Effect.zipRight(Effect.sync(all))
+          )
+        )
       })
 
     const finishedSignal: JobStoreShape["finishedSignal"] = (ref) =>
@@ -545,7 +596,8 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
       dlqByFunction,
       stats,
       queues,
-      workSignal,
+      stalledQueues,
+      onWake,
       finishedSignal,
       onCancel,
       heartbeat,

@@ -7,8 +7,9 @@
  * `noeviction`, a plain `#!lua` script is refused whole, before any write (enqueue,
  * claim, recover, DLQ requeue: nothing half-done, no new work taken), while
  * `#!lua flags=allow-oom` ones still run: finishing and keeping work (complete,
- * retry, fail, requeue, extend, cancel) and freeing memory (DLQ purge) must pass.
- * `#!lua flags=no-writes` (the DLQ scan of dry runs and counts) only reads, and runs anyway.
+ * retry, fail, requeue, extend, cancel) and freeing memory (DLQ purge) must pass;
+ * `#!lua flags=no-writes` ones (the DLQ scan of dry runs and counts, stalled: a read of
+ * the lease index) write nothing, so Redis never refuses them for memory.
  */
 import { createHash } from "node:crypto"
 import * as Context from "effect/Context"
@@ -30,7 +31,8 @@ export const names = [
   "cancel",
   "dlq-requeue",
   "dlq-purge",
-  "dlq-scan"
+  "dlq-scan",
+  "stalled"
 ] as const
 export type Name = (typeof names)[number]
 
