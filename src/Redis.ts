@@ -31,9 +31,9 @@ export class RedisClient extends Context.Tag("rrq/RedisClient")<RedisClient, Red
 export interface Options {
   readonly url: string | Redacted.Redacted<string>
   /**
-   * A command without a reply for this long fails and its connection is opened anew
-   * (default 5 s; 0: never). Dedicated connections (the subscriber) are pinged at this
-   * interval, so a silent one is noticed too.
+   * A connection that leaves a PING without a reply for this long is dropped and opened
+   * anew, failing the commands in flight on it (default 5 s; 0: never). Every connection
+   * is pinged at this interval.
    */
   readonly commandTimeoutMs?: number
   /** TCP keepalive's idle time before the first probe (default 10 s). */
@@ -76,9 +76,9 @@ const baseOptions: RedisOptions = {
   maxRetriesPerRequest: 1,
   retryStrategy: reconnectDelay,
   connectTimeout: 5_000,
-  // A command in flight when a connection drops fails; it is not sent again on the next
-  // connection. Its caller has been told it failed and retries itself: a resent claim would
-  // take jobs nobody runs, a resent enqueue would write a job twice.
+  // A command in flight when a connection drops is not sent again on the next one (it may
+  // have run already: a claim run twice takes jobs nobody runs); `failInFlight` fails it,
+  // and its caller retries.
   autoResendUnfulfilledCommands: false,
   // off: rrq already batches (claims, completions, enqueues), and auto-pipelining holds
   // every command back to the next tick: +25% at concurrency 100, +40% for single
@@ -100,7 +100,17 @@ const quit = (redis: IORedis) =>
     )
     : Effect.sync(() => redis.disconnect())
 
-const isTimeout = (cause: unknown) => cause instanceof Error && cause.message === "Command timed out"
+/**
+ * Fails the commands a closed connection left without a reply. Without a resend ioredis
+ * drops them at the next connection and their promises never settle (a claim loop would
+ * wait forever); `commandQueue` still holds them when "close" is emitted.
+ */
+const failInFlight = (redis: IORedis) => {
+  const error = new Error("Connection closed before the reply (the command may or may not have run)")
+  for (let item = redis.commandQueue.shift(); item !== undefined; item = redis.commandQueue.shift()) {
+    item.command.reject(error)
+  }
+}
 
 export const make = (options: Options): Effect.Effect<RedisClientShape, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -109,19 +119,16 @@ export const make = (options: Options): Effect.Effect<RedisClientShape, never, S
     const runtime = yield* Effect.runtime<never>()
     const log = Runtime.runFork(runtime)
     const commandTimeoutMs = options.commandTimeoutMs ?? 5_000
-    const timeouts: RedisOptions = {
-      keepAlive: options.keepAliveMs ?? 10_000,
-      ...(commandTimeoutMs > 0 ? { commandTimeout: commandTimeoutMs } : {})
-    }
+    const keepAlive: RedisOptions = { keepAlive: options.keepAliveMs ?? 10_000 }
 
     // One line per outage for the whole client (all its connections), not one per reconnect.
     let down = false
     let lastError = ""
 
     /**
-     * A command timed out: the connection may be half-open (nothing comes back, nothing
-     * closes it), and TCP keepalive would take minutes to say so. It is dropped and opened
-     * again; commands in flight on it fail and their callers retry.
+     * A PING got no reply in time: the connection may be half-open (nothing comes back,
+     * nothing closes it), and TCP keepalive would take minutes to say so. It is dropped and
+     * opened again; commands in flight on it fail and their callers retry.
      */
     const reconnectSilent = (redis: IORedis, name: string) => {
       if (redis.status !== "ready") return // already reconnecting
@@ -135,16 +142,30 @@ export const make = (options: Options): Effect.Effect<RedisClientShape, never, S
       redis.disconnect(true)
     }
 
+    // One PING per interval and connection, instead of a timer per command (ioredis's
+    // commandTimeout cost 5% of throughput at concurrency 1): a PING waits behind the
+    // commands sent before it, so a connection that answers nothing is noticed all the same.
+    const watch = (redis: IORedis, name: string) =>
+      commandTimeoutMs <= 0 ? Effect.void : Effect.forkScoped(
+        Effect.suspend(() =>
+          redis.status !== "ready" ? Effect.void : Effect.promise(() => redis.ping().catch(() => undefined)).pipe(
+            Effect.timeout(commandTimeoutMs),
+            Effect.catchAll(() => Effect.sync(() => reconnectSilent(redis, name)))
+          )
+        ).pipe(Effect.repeat(Schedule.spaced(commandTimeoutMs)))
+      )
+
     const open = (name: string) =>
-      Effect.acquireRelease(
+      Effect.tap(Effect.acquireRelease(
         Effect.sync(() => {
-          const redis = new IORedis(url, { ...baseOptions, ...timeouts, ...options.options, connectionName: `rrq:${name}` })
+          const redis = new IORedis(url, { ...baseOptions, ...keepAlive, ...options.options, connectionName: `rrq:${name}` })
           redis.on("error", (err: Error) => {
             lastError = err.message
             if (down) return
             down = true
             log(Effect.logWarning(`Redis at ${displayUrl} unavailable (${err.message}); retrying with backoff`))
           })
+          redis.on("close", () => failInFlight(redis))
           redis.on("ready", () => {
             if (!down) return
             down = false
@@ -153,35 +174,21 @@ export const make = (options: Options): Effect.Effect<RedisClientShape, never, S
           return redis
         }),
         quit
-      )
-
-    /** A dedicated connection, pinged so that a silent one is noticed (it may never send a command). */
-    const dedicated = (name: string) =>
-      Effect.tap(open(name), (redis) =>
-        commandTimeoutMs <= 0 ? Effect.void : Effect.forkScoped(
-          Effect.promise(() =>
-            redis.status !== "ready" ? Promise.resolve() : redis.ping().then(
-              () => undefined,
-              (e) => (isTimeout(e) ? reconnectSilent(redis, name) : undefined)
-            )
-          ).pipe(Effect.repeat(Schedule.spaced(commandTimeoutMs)), Effect.annotateLogs({ connection: name }))
-        ))
+      ), (redis) => watch(redis, name))
 
     const redis = yield* open("commands")
     // While the connection is down, say where and why rather than ioredis's retry-limit message.
-    const failure = (what: string) => (cause: unknown) => {
-      if (isTimeout(cause)) reconnectSilent(redis, "commands")
-      return redis.status === "ready"
+    const failure = (what: string) => (cause: unknown) =>
+      redis.status === "ready"
         ? toRedisError(what)(cause)
         : new RedisError({
           message: `Redis at ${displayUrl} unreachable${lastError ? ` (${lastError})` : ""}`,
           cause: scrub(cause)
         })
-    }
     return {
       redis,
       use: (f, what = "Redis command failed") => Effect.tryPromise({ try: () => f(redis), catch: failure(what) }),
-      connection: dedicated,
+      connection: open,
       displayUrl
     } satisfies RedisClientShape
   })

@@ -45,9 +45,10 @@ export interface Settings {
   readonly shutdownGraceMs: number
   readonly healthIntervalMs: number
   /**
-   * A Redis command without a reply for this long fails, and its connection is dropped
-   * and opened again: a half-open connection (a proxy or NAT that stopped forwarding
-   * without closing) is noticed. 0: no timeout.
+   * Every Redis connection is pinged at this interval; one that leaves a PING without a
+   * reply this long is dropped and opened again, failing the commands in flight on it: a
+   * half-open connection (a proxy or NAT that stopped forwarding without closing) is
+   * noticed. 0: no pings.
    */
   readonly commandTimeoutMs: number
   /** TCP keepalive: the idle time before the first probe on every Redis connection. */

@@ -205,6 +205,24 @@ describe("RedisClient with authentication", () => {
 })
 
 describe("Redis going away", () => {
+  it.scopedLive("a command in flight when Redis dies fails; it neither hangs nor runs again on the next connection", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(freePort)
+      const args = ["--enable-debug-command", "yes"]
+      let server = yield* Effect.promise(() => startRedis(args, port))
+      // no ping watchdog: the close alone must settle the command
+      const rc = yield* Redis.make({ url: `redis://127.0.0.1:${port}/0`, commandTimeoutMs: 0 })
+      yield* rc.use((r) => r.ping())
+      const inFlight = yield* Effect.fork(rc.use((r) => r.call("DEBUG", "SLEEP", "1")))
+      yield* Effect.sleep(100)
+      server.process.kill("SIGKILL")
+      yield* Effect.promise(() => new Promise((resolve) => server.process.once("exit", resolve)))
+      server = yield* Effect.promise(() => startRedis(args, port))
+      const outcome = yield* Fiber.join(inFlight).pipe(Effect.timeout("5 seconds"), Effect.either)
+      yield* Effect.promise(() => server.stop())
+      expect(Either.isLeft(outcome) && outcome.left instanceof RedisError, String(outcome)).toBe(true)
+    }), 20_000)
+
   it.live("never kills the worker: SIGKILL, restart on the same port, the next job completes", () =>
     Effect.gen(function*() {
       const start = yield* serverPool
