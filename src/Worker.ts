@@ -34,7 +34,11 @@ import * as Client from "./Client.js"
 import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
 import type * as Handler from "./Handler.js"
 import { QueueBoard, Rotation } from "./internal/queueBoard.js"
-import { looksLikeOldWeight, parseQueue, type QueueWeight } from "./internal/queueSpec.js"
+import { describeError, messageOf, seconds } from "./internal/errorText.js"
+import { outcomeOf, type StopReason } from "./internal/outcome.js"
+import { queueOrder } from "./internal/queueOrder.js"
+import { looksLikeOldWeight, parseQueue } from "./internal/queueSpec.js"
+import { Signal } from "./internal/Signal.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
 import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
@@ -81,55 +85,12 @@ export class Worker extends Context.Tag("rrq/Worker")<Worker, WorkerShape>() {}
 
 export { parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 
-/** Recognised by `_tag`, not `instanceof`: a settings file may load a second copy of rrq. */
-const tagged = (e: unknown, tag: "RetryJob" | "FailJob"): e is { readonly _tag: string } & Record<string, unknown> =>
-  typeof e === "object" && e !== null && (e as { _tag?: unknown })._tag === tag
-
-const reasonOf = (e: Record<string, unknown>, fallback: string): string =>
-  typeof e.reason === "string" ? e.reason : typeof e.message === "string" && e.message !== "" ? e.message : fallback
-
-/** The order to try the queues in this round: strict, fair rotation, or weighted random. */
-const queueOrder = (queues: ReadonlyArray<QueueWeight>, strict: boolean) => {
-  const names = queues.map((q) => q.name)
-  if (strict || names.length === 1) return () => names
-  if (queues.every((q) => q.weight === 1)) {
-    let start = 0
-    return () => {
-      start = (start + 1) % names.length
-      return [...names.slice(start), ...names.slice(0, start)]
-    }
-  }
-  // Weighted random permutation (Efraimidis–Spirakis): queue q comes first with probability w_q / Σw.
-  return () =>
-    queues
-      .map((q) => ({ name: q.name, key: -Math.log(Math.random()) / q.weight }))
-      .sort((a, b) => a.key - b.key)
-      .map((q) => q.name)
-}
-
 /** A duration with ± fraction of jitter. */
 // whole milliseconds: a fractional sleep would put a TestClock between two integer run-ats
 const jittered = (ms: number, fraction: number) => Math.max(0, Math.round(ms * (1 - fraction + 2 * fraction * Math.random())))
 
 /** Jittered exponential backoff for Redis errors, capped at 5 s. */
 const errorBackoff = (failures: number) => Math.min(5_000, jittered(100 * 2 ** Math.min(failures, 10), 0.5))
-
-const describeError = (e: unknown): string => {
-  const text = e instanceof Error
-    ? (e.stack ?? `${e.name}: ${e.message}`)
-    : typeof e === "object" && e !== null && "message" in e
-    ? String((e as { message: unknown }).message)
-    : typeof e === "string"
-    ? e
-    : JSON.stringify(e) ?? String(e)
-  return text.length > 4_000 ? `${text.slice(0, 4_000)}…` : text
-}
-
-/** The message of an error, without its stack: for log lines. */
-const messageOf = (e: unknown): string =>
-  typeof e === "object" && e !== null && "message" in e ? String((e as { message: unknown }).message) : String(e)
-
-const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))}s`
 
 /** After the grace, how long shutdown keeps trying to record outcomes before giving them up. */
 const SHUTDOWN_DRAIN_MS = 5_000
@@ -145,8 +106,6 @@ const RECOVERY_BACKSTOP_MS = 30 * 60_000
 
 /** The most jobs one claim call takes (the claim script caps it too). */
 const MAX_CLAIM = 1_000
-
-type StopReason = "timeout" | "cancel" | "lost" | "shutdown"
 
 interface Running {
   readonly job: ClaimedJob
@@ -173,24 +132,6 @@ const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
 interface PendingCompletion {
   readonly queue: string
   readonly completion: Completion
-}
-
-/**
- * A level-free signal: `wait` captures the current round; `fire` ends it. The
- * Deferred is made only when someone waits, so firing per job costs nothing.
- */
-class Signal {
-  private current: Deferred.Deferred<void> | undefined
-  /** An Effect that completes at the next `fire` after this call. */
-  get wait(): Effect.Effect<void> {
-    return Deferred.await((this.current ??= Deferred.unsafeMake<void>(FiberId.none)))
-  }
-  fire() {
-    const d = this.current
-    if (d === undefined) return
-    this.current = undefined
-    Deferred.unsafeDone(d, Exit.void)
-  }
 }
 
 const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
@@ -282,9 +223,11 @@ export const make = <R = never>(
 
     // --- recording outcomes -------------------------------------------------
 
-    const complete = (job: ClaimedJob, result: string) => {
+    /** Queues a completion for the flusher: nothing to wait for. */
+    const complete = (job: ClaimedJob, result: string): undefined => {
       completions.push({ queue: job.queue, completion: { id: job.id, token: job.leaseToken, result } })
       if (completions.length === 1) completionAdded.fire()
+      return undefined
     }
 
     // During a Redis outage every background fiber fails on its own schedule: one line for
@@ -371,50 +314,25 @@ export const make = <R = never>(
       job.timeoutMs ?? handler?.timeoutMs ?? settings.defaultTimeoutMs
 
     /** What a finished attempt leaves to record: nothing (a completion was queued) or a store call. */
-    const outcomeOf = (
+    const recordingOf = (
       entry: Running,
       handler: Handler.Handler<R>,
       exit: Exit.Exit<unknown, unknown>
     ): Effect.Effect<unknown, unknown> | undefined => {
       const job = entry.job
-      if (Exit.isSuccess(exit)) {
-        const encoded = handler.result === Schema.Unknown
-          ? Either.right(exit.value)
-          : Schema.encodeUnknownEither(handler.result)(exit.value)
-        if (Either.isLeft(encoded)) {
-          return fail(job, `Result of '${job.functionName}' does not match its Schema: ${encoded.left.message}`)
-        }
-        let json: string
-        try {
-          json = JSON.stringify(encoded.right === undefined ? null : encoded.right)
-        } catch (e) {
-          return fail(job, `Result of '${job.functionName}' is not JSON-serialisable: ${describeError(e)}`)
-        }
-        complete(job, json)
-        return undefined
+      const outcome = outcomeOf(exit, entry.stop, handler, job.functionName, timeoutOf(job, handler))
+      switch (outcome._tag) {
+        case "Complete":
+          return complete(job, outcome.result)
+        case "Retry":
+          return retry(job, handler, outcome.error, outcome.delayMs)
+        case "Fail":
+          return fail(job, outcome.error)
+        case "Requeue":
+          return requeue(job)
+        case "Lost":
+          return Effect.sync(() => counts.lost++)
       }
-      if (Cause.isInterruptedOnly(exit.cause)) {
-        switch (entry.stop) {
-          case "timeout": {
-            const message = `Job timed out after ${seconds(timeoutOf(job, handler))}.`
-            return handler.retryOnTimeout ? retry(job, handler, message) : fail(job, message)
-          }
-          case "shutdown":
-            return requeue(job)
-          case "cancel":
-          case "lost":
-            return Effect.sync(() => counts.lost++)
-          default:
-            return retry(job, handler, "Job was interrupted")
-        }
-      }
-      const error = Cause.squash(exit.cause)
-      if (tagged(error, "RetryJob")) {
-        const delay = typeof error.delay === "number" && error.delay >= 0 && Number.isFinite(error.delay) ? error.delay : undefined
-        return retry(job, handler, reasonOf(error, "Retry requested"), delay)
-      }
-      if (tagged(error, "FailJob")) return fail(job, reasonOf(error, "Failed"))
-      return retry(job, handler, describeError(error))
     }
 
     /** Frees the job's slot and starts the next job claimed ahead. */
@@ -446,7 +364,7 @@ export const make = <R = never>(
       entry.settled = true
       const took = monotonicMs() - entry.calledAt
       averageRunMs = averageRunMs === Number.POSITIVE_INFINITY ? took : averageRunMs * 0.9 + took * 0.1
-      const outcome = outcomeOf(entry, entry.handler!, exit)
+      const outcome = recordingOf(entry, entry.handler!, exit)
       if (outcome === undefined) release(entry)
       else record(entry, outcome)
     }

@@ -11,7 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { readFileSync } from "node:fs"
 import { UsageError } from "./errors.js"
-import { messageOf, stderrLogger } from "./output.js"
+import { messageOf } from "../internal/errorText.js"
+import { stderrLogger } from "./output.js"
 import * as worker from "./worker.js"
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {

@@ -14,7 +14,8 @@ import * as Settings from "../Settings.js"
 import { UsageError } from "./errors.js"
 
 export { CheckFailed, UsageError } from "./errors.js"
-export { messageOf, stderrLogger } from "./output.js"
+export { messageOf } from "../internal/errorText.js"
+export { stderrLogger } from "./output.js"
 
 /** Resolves settings: defaults < the settings file < RRQ_* variables < command-line flags. */
 export const resolveSettings = (flags: { readonly redisUrl: Option.Option<string> }, base: Settings.SettingsInput = {}) =>
