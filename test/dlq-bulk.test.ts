@@ -152,10 +152,15 @@ describe("DLQ bulk operations on 300,000 dead-lettered jobs", () => {
       `${name}: ${ms.length} calls of 1 ms or more, p99 ${p99(ms).toFixed(1)} ms, longest ${Math.max(...ms).toFixed(1)} ms`
     )
     console.log(`dlq-bulk: ${summary.join("; ")}; requeue --all of ${before.length}: ${elapsed} ms from spawn to exit`)
-    const slow = log.filter((e) => e[2] >= SLOW_US).map((e) => `${e[2]} µs ${e[3].slice(0, 2).join(" ")}`)
-    expect(slow.length, slow.join("\n")).toBeLessThanOrEqual(2)
-    expect(log.filter((e) => e[2] >= 5 * SLOW_US).map((e) => `${e[2]} µs ${e[3].slice(0, 2).join(" ")}`)).toEqual([])
-    for (const [name, ms] of byScript) expect(p99(ms), name).toBeLessThan(SLOW_US / 2000)
+    // A starved redis-server shows in its O(1) commands too (ZSCORE, TYPE: microseconds of
+    // work), seen at 108 ms in a CI run: a script call counts as slow only beyond twice that.
+    const stallUs = Math.max(0, ...log.filter((e) => !/^eval/i.test(e[3][0]!)).map((e) => e[2]))
+    const scriptCalls = log.filter((e) => /^eval/i.test(e[3][0]!))
+    const line = (e: (typeof log)[number]) => `${e[2]} µs ${e[3].slice(0, 2).join(" ")}`
+    const slow = scriptCalls.filter((e) => e[2] >= Math.max(SLOW_US, 2 * stallUs)).map(line)
+    expect(slow.length, `${slow.join("\n")} (O(1) commands up to ${stallUs} µs)`).toBeLessThanOrEqual(2)
+    expect(scriptCalls.filter((e) => e[2] >= Math.max(5 * SLOW_US, 2 * stallUs)).map(line)).toEqual([])
+    for (const [name, ms] of byScript) expect(p99(ms), name).toBeLessThan(Math.max(SLOW_US / 2000, stallUs / 1000))
   }, 120_000)
 
   it("a scan whose cursor leaves the DLQ between two calls resumes after it, even inside a tie bigger than a chunk", async () => {
