@@ -833,11 +833,14 @@ export const make = <R = never>(
     yield* store.onWake(queues, (queue, dueInMs) => {
       if (board.heard(queue, dueInMs, monotonicMs())) wakeUp.fire()
     })
-    const flusher = yield* Effect.forkScoped(flushCompletions)
-    yield* Effect.forkScoped(renewLeases)
-    yield* Effect.forkScoped(sweepDeadlines)
-    yield* Effect.forkScoped(recoverStalled)
-    yield* Effect.forkScoped(heartbeat)
+    // each loop's log lines carry the worker and the loop as fields (JSON logs, later)
+    const background = <A, E>(loop: string, effect: Effect.Effect<A, E, never>) =>
+      Effect.forkScoped(Effect.annotateLogs(effect, { workerId: id, loop }))
+    const flusher = yield* background("completion-flusher", flushCompletions)
+    yield* background("lease-renewal", renewLeases)
+    yield* background("deadline-sweep", sweepDeadlines)
+    yield* background("recovery", recoverStalled)
+    yield* background("heartbeat", heartbeat)
 
     /** Until no job runs and every completion is recorded. */
     const idle = () => running.size === 0 && completions.length === 0 && !flushing
@@ -861,7 +864,8 @@ export const make = <R = never>(
     const loopFiber = yield* Effect.forkScoped(
       supervised.pipe(
         Effect.zipRight(awaitIdle),
-        Effect.zipRight(Deferred.succeed(finished, undefined))
+        Effect.zipRight(Deferred.succeed(finished, undefined)),
+        Effect.annotateLogs({ workerId: id, loop: "claim" })
       )
     )
 
