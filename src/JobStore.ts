@@ -1,5 +1,5 @@
 /**
- * JobStore: every state transition of a job (DESIGN §4), as one service.
+ * JobStore: every state transition of a job (docs/architecture.md, "Data flow"), as one service.
  * Two implementations: `layerRedis` (each transition one Lua script) and
  * `layerMemory` (pure Effect, works with TestClock). Both pass the contract
  * suite in `rrq/testing`.

@@ -1,5 +1,5 @@
 /**
- * The whole Redis key layout, in one place (DESIGN §3).
+ * The whole Redis key layout, in one place (README, "Redis layout").
  *
  * Every key of a queue carries the queue's hash tag `{queue}`, so all keys a
  * Lua script touches live in one slot and a Redis Cluster shards by queue.

@@ -1,5 +1,5 @@
 /**
- * RrqSettings: every tunable of rrq with RRQ's defaults (DESIGN §4–§5).
+ * RrqSettings: every tunable of rrq with RRQ's defaults (README, "Settings").
  * Durations are accepted as a `DurationInput`: any `Duration.DurationInput`
  * (`"5 seconds"`, `5000`) or a short string (`"500ms"`, `"2s"`, `"5m"`, `"1h"`),
  * and stored as milliseconds.

@@ -1,5 +1,5 @@
 /**
- * The worker runtime (DESIGN §5). One worker serves a list of queues with a
+ * The worker runtime (docs/architecture.md). One worker serves a list of queues with a
  * fixed number of slots. Its fibers:
  * - the claim loop: claims the free slots in one batch per queue (for short jobs
  *   the next batch while this one runs), and sleeps until a wake-up, the next
