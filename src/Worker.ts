@@ -22,9 +22,9 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -178,8 +178,13 @@ export const make = <R = never>(
     const clock = yield* Effect.clock
     // for durations (timeouts, lease ages): immune to wall-clock jumps
     const monotonicMs = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
-    // handlers' Effects and outcome recording run as root fibers with the worker's services
-    const runFork = Runtime.runFork(yield* Effect.runtime<R>())
+    // Fibers forked from callbacks (handlers' Effects, timers, logs) belong to the worker's
+    // scope: started as synchronously as Runtime.runFork, interrupted if still running when
+    // the scope closes (after the graceful shutdown below, whose finalizer runs first).
+    const runFork = yield* FiberSet.runtime(yield* FiberSet.make<unknown, unknown>())<R>()
+    // the fibers recording non-success outcomes: shutdown gives them up when Redis is away
+    const recording = yield* FiberSet.make<unknown, never>()
+    const recordFork = yield* FiberSet.runtime(recording)<never>()
 
     const running = new Map<string, Running>()
     // Claimed jobs waiting for a slot. A worker holds (runs, buffers or asks for) at most its
@@ -273,7 +278,6 @@ export const make = <R = never>(
     // and counted; their leases expire and the jobs run again. Otherwise a SIGTERM then
     // never ends. Success outcomes wait in `completions`, the others in `recording`.
     let unrecorded = 0
-    const recording = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
 
     const retry = (job: ClaimedJob, handler: Handler.Handler<R> | undefined, error: string, delayMs?: number) =>
       Effect.gen(function*() {
@@ -345,14 +349,12 @@ export const make = <R = never>(
     /** Records a non-success outcome in its own fiber; the slot stays taken until it is written. */
     const record = (entry: Running, outcome: Effect.Effect<unknown, unknown>) => {
       entry.settled = true
-      const fiber = runFork(
+      const fiber = recordFork(
         outcome.pipe(
           Effect.catchAllCause((cause) => Effect.logError(`Worker ${id}: job ${entry.job.id} could not be settled`, cause))
         )
       )
-      recording.add(fiber)
       fiber.addObserver((exit) => {
-        recording.delete(fiber)
         if (Exit.isInterrupted(exit)) unrecorded++ // given up by shutdown (Redis away)
         release(entry)
       })
@@ -909,7 +911,7 @@ export const make = <R = never>(
           completions = []
           yield* Fiber.interrupt(flusher)
           flushing = false
-          yield* Fiber.interruptAll(recording)
+          yield* FiberSet.clear(recording)
         }
         yield* awaitIdle
         if (unrecorded > 0) {
