@@ -35,6 +35,7 @@ import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
 import type * as Handler from "./Handler.js"
 import { QueueBoard, Rotation } from "./internal/queueBoard.js"
 import { describeError, messageOf, seconds } from "./internal/errorText.js"
+import { ClaimPolicy } from "./internal/claimPolicy.js"
 import { outcomeOf, type StopReason } from "./internal/outcome.js"
 import { queueOrder } from "./internal/queueOrder.js"
 import { looksLikeOldWeight, parseQueue } from "./internal/queueSpec.js"
@@ -172,8 +173,6 @@ export const make = <R = never>(
     }
     const id = options.workerId ?? newWorkerId()
     const nextOrder = queueOrder(specs, options.strictOrder ?? false)
-    // Claim once about a quarter of the slots are free: batches stay large under load.
-    const claimThreshold = Math.max(1, Math.floor(concurrency / 4))
     const startedAt = yield* Clock.currentTimeMillis
     const clock = yield* Effect.clock
     // for durations (timeouts, lease ages): immune to wall-clock jumps
@@ -187,10 +186,8 @@ export const make = <R = never>(
     const recordFork = yield* FiberSet.runtime(recording)<never>()
 
     const running = new Map<string, Running>()
-    // Claimed jobs waiting for a slot. A worker holds (runs, buffers or asks for) at most its
-    // concurrency in jobs; for short jobs (< 20 ms by a moving average of handler time) four
-    // times that, so the next batches are claimed while this one runs: at most ~60 ms of work
-    // waits per slot, and a worker never sits on long jobs others could run.
+    // Claimed jobs waiting for a slot (how many: internal/claimPolicy.ts).
+    const policy = new ClaimPolicy(concurrency)
     const buffered: Array<ClaimedJob> = []
     // When each held job's lease ends (monotonic ms), as far as this worker can be sure:
     // the time its claim or last renewal was sent plus the lease.
@@ -199,8 +196,6 @@ export const make = <R = never>(
     const leaseTooOld = (job: ClaimedJob) => (leaseEnds.get(job) ?? 0) - monotonicMs() < settings.leaseMs / 2
     // Running jobs of these queues cancelled lately that this worker did not hold (yet), by key, oldest first.
     const cancelledLately = new Map<string, number>()
-    let averageRunMs = Number.POSITIVE_INFINITY
-    const capacity = () => (averageRunMs < 20 ? 4 * concurrency : concurrency)
     const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
     let stopping = false
     const slotFreed = new Signal()
@@ -365,7 +360,7 @@ export const make = <R = never>(
       if (entry.settled) return
       entry.settled = true
       const took = monotonicMs() - entry.calledAt
-      averageRunMs = averageRunMs === Number.POSITIVE_INFINITY ? took : averageRunMs * 0.9 + took * 0.1
+      policy.ran(took)
       const outcome = recordingOf(entry, entry.handler!, exit)
       if (outcome === undefined) release(entry)
       else record(entry, outcome)
@@ -553,8 +548,7 @@ export const make = <R = never>(
 
     /** Free slots when the worker may claim now, else 0 (stopping, or too few slots to bother). */
     const claimable = () => {
-      const free = capacity() - running.size - buffered.length
-      return !stopping && free > 0 && (free >= claimThreshold || running.size + buffered.length === 0) ? free : 0
+      return stopping ? 0 : policy.claimable(running.size + buffered.length)
     }
 
     // Waits for a wake-up or the timer, then claims at once (as `claiming`, which the
@@ -634,7 +628,7 @@ export const make = <R = never>(
           // Short jobs: ask for the next batch before running this one, so Redis claims it
           // while the worker runs these (instead of each waiting for the other).
           const free = claimable()
-          if (capacity() > concurrency && free > 0) claiming = yield* Effect.fork(claimRound(free))
+          if (policy.claimsAhead && free > 0) claiming = yield* Effect.fork(claimRound(free))
           startBuffered()
           continue
         }

@@ -1,10 +1,11 @@
 /**
- * The worker's parts that have logic of their own, alone: outcome mapping, queue order,
- * the wake-up signal.
+ * The worker's parts that have logic of their own, alone: outcome mapping, the claim
+ * policy, queue order, the wake-up signal.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, FiberId, Schema } from "effect"
 import { FailJob, RetryJob } from "../src/Errors.js"
+import { ClaimPolicy } from "../src/internal/claimPolicy.js"
 import { type HandlerTraits, outcomeOf } from "../src/internal/outcome.js"
 import { queueOrder } from "../src/internal/queueOrder.js"
 import { Signal } from "../src/internal/Signal.js"
@@ -92,5 +93,27 @@ describe("Signal", () => {
   it("a fire with nobody waiting is a no-op", () => {
     const signal = new Signal()
     expect(() => signal.fire()).not.toThrow()
+  })
+})
+
+describe("ClaimPolicy", () => {
+  it("holds its concurrency in jobs until jobs prove short, then four times that", () => {
+    const policy = new ClaimPolicy(8)
+    expect(policy.capacity).toBe(8)
+    policy.ran(5)
+    expect(policy.claimsAhead).toBe(true)
+    expect(policy.capacity).toBe(32)
+    for (let i = 0; i < 50; i++) policy.ran(100) // the moving average follows longer jobs
+    expect(policy.claimsAhead).toBe(false)
+    expect(policy.capacity).toBe(8)
+  })
+
+  it("claims once a quarter of the slots are free, or anything when it holds nothing", () => {
+    const policy = new ClaimPolicy(8)
+    expect(policy.claimable(0)).toBe(8)
+    expect(policy.claimable(7)).toBe(0) // 1 free, under the threshold of 2
+    expect(policy.claimable(6)).toBe(2)
+    expect(policy.claimable(8)).toBe(0)
+    expect(new ClaimPolicy(1).claimable(0)).toBe(1)
   })
 })
