@@ -36,6 +36,7 @@ import type * as Handler from "./Handler.js"
 import { QueueBoard, Rotation } from "./internal/queueBoard.js"
 import { describeError, messageOf, seconds } from "./internal/errorText.js"
 import { ClaimPolicy } from "./internal/claimPolicy.js"
+import { LeaseBook } from "./internal/leaseBook.js"
 import { outcomeOf, type StopReason } from "./internal/outcome.js"
 import { queueOrder } from "./internal/queueOrder.js"
 import { looksLikeOldWeight, parseQueue } from "./internal/queueSpec.js"
@@ -189,13 +190,7 @@ export const make = <R = never>(
     // Claimed jobs waiting for a slot (how many: internal/claimPolicy.ts).
     const policy = new ClaimPolicy(concurrency)
     const buffered: Array<ClaimedJob> = []
-    // When each held job's lease ends (monotonic ms), as far as this worker can be sure:
-    // the time its claim or last renewal was sent plus the lease.
-    const leaseEnds = new WeakMap<ClaimedJob, number>()
-    /** A job is started only while at least half its lease is left (a late claim reply, a stalled loop). */
-    const leaseTooOld = (job: ClaimedJob) => (leaseEnds.get(job) ?? 0) - monotonicMs() < settings.leaseMs / 2
-    // Running jobs of these queues cancelled lately that this worker did not hold (yet), by key, oldest first.
-    const cancelledLately = new Map<string, number>()
+    const leases = new LeaseBook(settings.leaseMs)
     const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
     let stopping = false
     const slotFreed = new Signal()
@@ -453,7 +448,7 @@ export const make = <R = never>(
       try {
         while (!stopping && running.size < concurrency && buffered.length > 0) {
           const job = buffered.shift()!
-          if (leaseTooOld(job)) giveBack([job], "its lease was not renewed in time while it waited for a slot")
+          if (leases.tooOld(job, monotonicMs())) giveBack([job], "its lease was not renewed in time while it waited for a slot")
           else start(job)
         }
       } finally {
@@ -522,16 +517,15 @@ export const make = <R = never>(
           )
           board.replied(queue, result, monotonicMs())
           counts.claimed += result.jobs.length
-          const leaseEnd = sentAt + settings.leaseMs
-          for (const job of result.jobs) leaseEnds.set(job, leaseEnd)
-          if (result.jobs.length > 0 && leaseTooOld(result.jobs[0]!)) {
+          leases.granted(result.jobs, sentAt)
+          if (result.jobs.length > 0 && leases.tooOld(result.jobs[0]!, monotonicMs())) {
             // By now another worker may have recovered them: not run here, handed back.
             giveBack(result.jobs, `the claim reply came ${seconds(monotonicMs() - sentAt)} after the claim`)
             continue
           }
           for (const job of result.jobs) {
             // cancelled while the reply was on its way: Redis has already let it go
-            if (cancelledLately.size > 0 && cancelledLately.delete(`${job.queue}\u0000${job.id}`)) counts.lost++
+            if (leases.takeCancelled(`${job.queue}\u0000${job.id}`)) counts.lost++
             else buffered.push(job)
           }
           free -= result.jobs.length
@@ -729,7 +723,7 @@ export const make = <R = never>(
         const sentAt = monotonicMs()
         const ok = yield* store.extend(queue, items.map((i) => ({ id: i.job.id, token: i.job.leaseToken })), settings.leaseMs)
         items.forEach((item, i) => {
-          if (ok[i] !== false) return void leaseEnds.set(item.job, sentAt + settings.leaseMs)
+          if (ok[i] !== false) return leases.granted([item.job], sentAt)
           if (item.entry) stopJob(item.entry, "lost")
           else dropBuffered(queue, item.job.id)
         })
@@ -816,14 +810,7 @@ export const make = <R = never>(
       const entry = running.get(key)
       if (entry) return stopJob(entry, "cancel")
       dropBuffered(ref.queue, ref.id)
-      // The message may come before the reply of the claim that took the job (another
-      // connection): remembered for one lease, so that claim's copy is never started.
-      const now = monotonicMs()
-      cancelledLately.set(key, now)
-      for (const [k, at] of cancelledLately) {
-        if (now - at < settings.leaseMs) break
-        cancelledLately.delete(k)
-      }
+      leases.cancelledBeforeHeld(key, monotonicMs())
     })
     // wake-ups: the claim loop claims the queue they name (at once, or at the run-at they say)
     yield* store.onWake(queues, (queue, dueInMs) => {

@@ -1,11 +1,13 @@
 /**
  * The worker's parts that have logic of their own, alone: outcome mapping, the claim
- * policy, queue order, the wake-up signal.
+ * policy, the lease book, queue order, the wake-up signal.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, FiberId, Schema } from "effect"
 import { FailJob, RetryJob } from "../src/Errors.js"
+import type { ClaimedJob } from "../src/JobStore.js"
 import { ClaimPolicy } from "../src/internal/claimPolicy.js"
+import { LeaseBook } from "../src/internal/leaseBook.js"
 import { type HandlerTraits, outcomeOf } from "../src/internal/outcome.js"
 import { queueOrder } from "../src/internal/queueOrder.js"
 import { Signal } from "../src/internal/Signal.js"
@@ -115,5 +117,42 @@ describe("ClaimPolicy", () => {
     expect(policy.claimable(6)).toBe(2)
     expect(policy.claimable(8)).toBe(0)
     expect(new ClaimPolicy(1).claimable(0)).toBe(1)
+  })
+})
+
+describe("LeaseBook", () => {
+  const job = (id: string): ClaimedJob => ({
+    queue: "q",
+    id,
+    functionName: "f",
+    params: "{}",
+    currentRetries: 0,
+    maxRetries: 1,
+    timeoutMs: undefined,
+    enqueuedAt: 0,
+    leaseToken: `t-${id}`,
+    traceContext: undefined
+  })
+
+  it("a job may start while half its lease is left, counted from when the claim was sent", () => {
+    const book = new LeaseBook(1_000)
+    const a = job("a")
+    expect(book.tooOld(a, 0)).toBe(true) // never granted
+    book.granted([a], 10_000)
+    expect(book.tooOld(a, 10_499)).toBe(false)
+    expect(book.tooOld(a, 10_501)).toBe(true)
+    book.granted([a], 10_400) // renewed
+    expect(book.tooOld(a, 10_800)).toBe(false)
+  })
+
+  it("a cancel heard before the job is held is taken once, and forgotten after one lease", () => {
+    const book = new LeaseBook(1_000)
+    book.cancelledBeforeHeld("q\u0000a", 0)
+    expect(book.takeCancelled("q\u0000a")).toBe(true)
+    expect(book.takeCancelled("q\u0000a")).toBe(false)
+    book.cancelledBeforeHeld("q\u0000b", 0)
+    book.cancelledBeforeHeld("q\u0000c", 1_500) // prunes b, older than a lease
+    expect(book.takeCancelled("q\u0000b")).toBe(false)
+    expect(book.takeCancelled("q\u0000c")).toBe(true)
   })
 })
