@@ -37,10 +37,12 @@ import { QueueBoard, Rotation } from "./internal/queueBoard.js"
 import { describeError, messageOf, seconds } from "./internal/errorText.js"
 import { ClaimPolicy } from "./internal/claimPolicy.js"
 import { LeaseBook } from "./internal/leaseBook.js"
+import { type Held, heartbeat, type MaintenanceContext, recoverStalled, renewLeases } from "./internal/maintenance.js"
 import { outcomeOf, type StopReason } from "./internal/outcome.js"
 import { queueOrder } from "./internal/queueOrder.js"
 import { looksLikeOldWeight, parseQueue } from "./internal/queueSpec.js"
 import { Signal } from "./internal/Signal.js"
+import { errorBackoff, groupByQueue, jittered } from "./internal/timing.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
 import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
@@ -87,24 +89,10 @@ export class Worker extends Context.Tag("rrq/Worker")<Worker, WorkerShape>() {}
 
 export { parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 
-/** A duration with ± fraction of jitter. */
-// whole milliseconds: a fractional sleep would put a TestClock between two integer run-ats
-const jittered = (ms: number, fraction: number) => Math.max(0, Math.round(ms * (1 - fraction + 2 * fraction * Math.random())))
-
-/** Jittered exponential backoff for Redis errors, capped at 5 s. */
-const errorBackoff = (failures: number) => Math.min(5_000, jittered(100 * 2 ** Math.min(failures, 10), 0.5))
-
 /** After the grace, how long shutdown keeps trying to record outcomes before giving them up. */
 const SHUTDOWN_DRAIN_MS = 5_000
 /** The same while Redis is known to be unreachable. */
 const OUTAGE_DRAIN_MS = 1_000
-
-/**
- * Every queue is swept for expired leases at least this often, whatever the lease index says:
- * a backstop for leases it does not know (taken by an older version). With 500 queues and the
- * default 5 s interval, 2 queues a sweep.
- */
-const RECOVERY_BACKSTOP_MS = 30 * 60_000
 
 /** The most jobs one claim call takes (the claim script caps it too). */
 const MAX_CLAIM = 1_000
@@ -655,16 +643,6 @@ export const make = <R = never>(
 
     // --- background fibers --------------------------------------------------
 
-    const groupByQueue = <A extends { readonly queue: string }>(items: Iterable<A>) => {
-      const groups = new Map<string, Array<A>>()
-      for (const item of items) {
-        const g = groups.get(item.queue)
-        if (g) g.push(item)
-        else groups.set(item.queue, [item])
-      }
-      return groups
-    }
-
     const flushCompletions = Effect.gen(function*() {
       if (completions.length === 0) {
         const added = completionAdded.wait
@@ -698,49 +676,6 @@ export const make = <R = never>(
       if (i >= 0) buffered.splice(i, 1)
     }
 
-    // Renewal runs from its own timer; when that timer fires late, the event loop was blocked
-    // (a handler doing CPU-bound work): said once per stall, since leases may have expired.
-    const renewEveryMs = Math.max(10, settings.leaseMs / 3)
-    let renewDueAt = 0
-    const noticeStall = Effect.suspend(() => {
-      const lateMs = renewDueAt === 0 ? 0 : monotonicMs() - renewDueAt
-      return lateMs > settings.leaseMs / 4
-        ? Effect.logWarning(
-          `Worker ${id}: the event loop was blocked for ~${seconds(lateMs)} (lease ${seconds(settings.leaseMs)}): ` +
-            `leases were renewed late, and a job whose lease expired meanwhile may run again elsewhere. ` +
-            `Keep CPU-bound work off the event loop (a worker thread, a child process) or raise leaseMs`
-        )
-        : Effect.void
-    })
-
-    const renewLeases = Effect.gen(function*() {
-      yield* noticeStall
-      const held = [
-        ...[...running.values()].filter((e) => e.stop === undefined).map((e) => ({ queue: e.job.queue, job: e.job, entry: e })),
-        ...buffered.map((job) => ({ queue: job.queue, job, entry: undefined }))
-      ]
-      for (const [queue, items] of groupByQueue(held)) {
-        const sentAt = monotonicMs()
-        const ok = yield* store.extend(queue, items.map((i) => ({ id: i.job.id, token: i.job.leaseToken })), settings.leaseMs)
-        items.forEach((item, i) => {
-          if (ok[i] !== false) return leases.granted([item.job], sentAt)
-          if (item.entry) stopJob(item.entry, "lost")
-          else dropBuffered(queue, item.job.id)
-        })
-      }
-      return renewEveryMs
-    }).pipe(
-      // a failed renewal is tried again soon: the leases are running out
-      Effect.catchAll((e) => Effect.as(reportFailure("lease renewal", e), Math.min(renewEveryMs, 1_000))),
-      Effect.flatMap((ms) =>
-        Effect.suspend(() => {
-          renewDueAt = monotonicMs() + ms
-          return Effect.sleep(ms)
-        })
-      ),
-      Effect.forever
-    )
-
     // Checks deadlines every 50 ms while jobs run; sleeps until the next job otherwise.
     const sweepDeadlines = Effect.gen(function*() {
       const started = jobStarted.wait
@@ -751,38 +686,6 @@ export const make = <R = never>(
       }
       yield* Effect.sleep(50)
     }).pipe(Effect.forever)
-
-    // The recovery sweep: the first covers every queue (which also indexes the leases of workers
-    // that keep no lease index, e.g. an older version); then each recovers the queues the store
-    // says may hold an expired lease (one call for all of them), plus a few in turn, so that every
-    // queue is still swept within RECOVERY_BACKSTOP_MS if the index missed a lease.
-    const backstop = new Rotation(queues)
-    const backstopSize = Math.max(1, Math.ceil((queues.length * settings.recoverIntervalMs) / RECOVERY_BACKSTOP_MS))
-    let sweptAll = false
-    const sweepTargets: Effect.Effect<ReadonlyArray<string>, JobStoreError> = Effect.suspend(() => {
-      if (!sweptAll || queues.length <= backstopSize) return Effect.succeed(queues)
-      const turn = backstop.take(backstopSize)
-      return Effect.map(store.stalledQueues(queues), (stalled) => [...new Set([...stalled, ...turn])])
-    })
-    const recoverStalled = Effect.gen(function*() {
-      if (sweptAll) yield* Effect.sleep(jittered(settings.recoverIntervalMs, 0.5))
-      for (const queue of yield* sweepTargets) {
-        const r = yield* store.recover(queue, { maxStalls: settings.maxStalls, limit: 1_000 })
-        if (r.requeued.length > 0 || r.deadLettered.length > 0) {
-          yield* Effect.logWarning(
-            `Worker ${id}: recovered ${r.requeued.length} job(s) with expired leases in '${queue}'` +
-              (r.deadLettered.length > 0 ? `, ${r.deadLettered.length} sent to the DLQ` : "")
-          )
-        }
-      }
-      sweptAll = true
-    }).pipe(
-      Effect.catchAll((e) =>
-        // after a failed first sweep, wait before the next try
-        Effect.zipRight(reportFailure("recovery sweep", e), sweptAll ? Effect.void : Effect.sleep(jittered(settings.recoverIntervalMs, 0.5)))
-      ),
-      Effect.forever
-    )
 
     const info = (status: WorkerInfo["status"]) =>
       Effect.map(Clock.currentTimeMillis, (now): WorkerInfo => ({
@@ -797,13 +700,24 @@ export const make = <R = never>(
         lastBeat: now
       }))
 
-    const heartbeat = Effect.gen(function*() {
-      yield* store.heartbeat(yield* info(stopping ? "stopping" : "running"), settings.healthIntervalMs + 10_000)
-    }).pipe(
-      Effect.catchAll((e) => reportFailure("heartbeat", e)),
-      Effect.zipRight(Effect.sleep(settings.healthIntervalMs)),
-      Effect.forever
-    )
+    const maintenance: MaintenanceContext = {
+      workerId: id,
+      queues,
+      settings,
+      store,
+      leases,
+      now: monotonicMs,
+      held: () => {
+        const held: Array<Held> = []
+        for (const entry of running.values()) {
+          if (entry.stop === undefined) held.push({ job: entry.job, lost: () => stopJob(entry, "lost") })
+        }
+        for (const job of buffered) held.push({ job, lost: () => dropBuffered(job.queue, job.id) })
+        return held
+      },
+      info: Effect.suspend(() => info(stopping ? "stopping" : "running")),
+      reportFailure
+    }
 
     yield* store.onCancel(queues, (ref: JobRef) => {
       const key = `${ref.queue}\u0000${ref.id}`
@@ -820,10 +734,10 @@ export const make = <R = never>(
     const background = <A, E>(loop: string, effect: Effect.Effect<A, E, never>) =>
       Effect.forkScoped(Effect.annotateLogs(effect, { workerId: id, loop }))
     const flusher = yield* background("completion-flusher", flushCompletions)
-    yield* background("lease-renewal", renewLeases)
+    yield* background("lease-renewal", renewLeases(maintenance))
     yield* background("deadline-sweep", sweepDeadlines)
-    yield* background("recovery", recoverStalled)
-    yield* background("heartbeat", heartbeat)
+    yield* background("recovery", recoverStalled(maintenance))
+    yield* background("heartbeat", heartbeat(maintenance))
 
     /** Until no job runs and every completion is recorded. */
     const idle = () => running.size === 0 && completions.length === 0 && !flushing
