@@ -16,7 +16,6 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -25,18 +24,19 @@ import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
-import { InvalidOptions, JobStoreError, RedisError } from "./Errors.js"
+import { InvalidOptions, type JobStoreError } from "./Errors.js"
 import type * as Handler from "./Handler.js"
 import { QueueBoard, Rotation } from "./internal/queueBoard.js"
 import { describeError, messageOf, seconds } from "./internal/errorText.js"
 import { ClaimPolicy } from "./internal/claimPolicy.js"
 import { LeaseBook } from "./internal/leaseBook.js"
+import { Outage } from "./internal/outage.js"
+import { Recorder } from "./internal/recorder.js"
 import { type Held, heartbeat, type MaintenanceContext, recoverStalled, renewLeases } from "./internal/maintenance.js"
 import { outcomeOf, type StopReason } from "./internal/outcome.js"
 import { queueOrder } from "./internal/queueOrder.js"
@@ -45,7 +45,7 @@ import { Signal } from "./internal/Signal.js"
 import { errorBackoff, groupByQueue, jittered } from "./internal/timing.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
-import { type ClaimedJob, type Completion, JobStore, type WorkerInfo } from "./JobStore.js"
+import { type ClaimedJob, JobStore, type WorkerInfo } from "./JobStore.js"
 import { RetryPolicy } from "./Retry.js"
 import * as Retry from "./Retry.js"
 import { RrqSettings, type Settings } from "./Settings.js"
@@ -119,11 +119,6 @@ interface Running {
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
-interface PendingCompletion {
-  readonly queue: string
-  readonly completion: Completion
-}
-
 const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
 /**
@@ -185,14 +180,6 @@ export const make = <R = never>(
     const jobStarted = new Signal()
     const skipGrace = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
-    // Finished jobs waiting to be recorded. A job's slot is freed as soon as its handler
-    // returns, so claims overlap with the recording of the previous batch; the lease keeps
-    // the job ours until its completion is written (or, if that takes too long, it runs again).
-    let completions: Array<PendingCompletion> = []
-    let flushing = false
-    let flushingCount = 0
-    const completionAdded = new Signal()
-    const completionsFlushed = new Signal()
 
     /** Stops a running job: the sweeper, the cancel listener, a lost lease or shutdown. */
     const stopJob = (entry: Running, reason: StopReason) => {
@@ -206,89 +193,14 @@ export const make = <R = never>(
 
     // --- recording outcomes -------------------------------------------------
 
-    /** Queues a completion for the flusher: nothing to wait for. */
-    const complete = (job: ClaimedJob, result: string): undefined => {
-      completions.push({ queue: job.queue, completion: { id: job.id, token: job.leaseToken, result } })
-      if (completions.length === 1) completionAdded.fire()
-      return undefined
-    }
-
-    // During a Redis outage every background fiber fails on its own schedule: one line for
-    // the outage (the first failure), one when the claim loop gets through again.
-    let outage: "unreachable" | "out-of-memory" | undefined
-    const reportFailure = (what: string, e: unknown) =>
-      outage !== undefined ? Effect.void : Effect.suspend(() => {
-        if (e instanceof JobStoreError && e.reason === "out-of-memory") {
-          outage = "out-of-memory"
-          // the claim and enqueue scripts are refused whole; the ones that finish or keep work are allowed
-          return Effect.logError(
-            `Worker ${id}: Redis is out of memory (maxmemory reached): no new jobs are claimed until it has room; running jobs still finish and keep their leases`
-          )
-        }
-        outage = "unreachable"
-        if (e instanceof JobStoreError && e.reason === "evicting-redis") return Effect.logError(`Worker ${id}: ${e.message}`)
-        const line = `Worker ${id}: ${what} failed (${messageOf(e)}); retrying with backoff`
-        // the RedisClient has already warned about the outage itself
-        return e instanceof JobStoreError && e.cause instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)
-      })
-
-    // retried quickly while stopping, so outcomes land soon after Redis is back
-    const persistSchedule = Retry.exponential({ base: 100, max: 5_000, jitter: true }).pipe(
-      Schedule.modifyDelay((_, d) => (stopping ? Duration.min(d, Duration.millis(200)) : d))
-    )
-
-    /** Outcomes that came too late: the lease had moved on (recovered and run elsewhere, or cancelled). */
-    const logLost = (ids: ReadonlyArray<string>, what: string) =>
-      Effect.logWarning(
-        `Worker ${id}: ${ids.length} job(s) ${what} after their lease was lost (recovered by another run, or cancelled); ` +
-          `nothing recorded: ${ids.slice(0, 10).join(", ")}${ids.length > 10 ? ", …" : ""}`
-      )
-
-    /** Retries a store call until it goes through: a Redis outage must not lose an outcome. */
-    const persist = <A, E>(what: string, effect: Effect.Effect<A, E>) =>
-      effect.pipe(
-        Effect.tapError((e) => reportFailure(what, e)),
-        Effect.retry({ schedule: persistSchedule })
-      )
-
+    const outage = new Outage(id)
+    const reportFailure = (what: string, e: unknown) => outage.report(what, e)
+    const recorder = new Recorder({ workerId: id, store, retryPolicy, counts, outage, stopping: () => stopping })
     // Shutdown during a Redis outage: once the grace and a bounded drain are over (or at a
     // second signal), outcomes still being written are given up (their fibers interrupted)
     // and counted; their leases expire and the jobs run again. Otherwise a SIGTERM then
-    // never ends. Success outcomes wait in `completions`, the others in `recording`.
+    // never ends. Success outcomes wait in the recorder, the others in `recording`.
     let unrecorded = 0
-
-    const retry = (job: ClaimedJob, handler: Handler.Handler<R> | undefined, error: string, delayMs?: number) =>
-      Effect.gen(function*() {
-        const delay = delayMs ?? (yield* retryPolicy.delayAfter(job.currentRetries + 1))
-        const outcome = yield* persist(
-          `retry of job ${job.id}`,
-          store.retry(job.queue, { id: job.id, token: job.leaseToken }, {
-            delayMs: delay,
-            error,
-            maxRetries: handler?.maxRetries
-          })
-        )
-        if (outcome === "RETRYING") counts.retried++
-        else if (outcome === "FAILED") counts.failed++
-        else {
-          counts.lost++
-          yield* logLost([job.id], "failed")
-        }
-      })
-
-    const fail = (job: ClaimedJob, error: string) =>
-      persist(`failure of job ${job.id}`, store.fail(job.queue, { id: job.id, token: job.leaseToken }, error)).pipe(
-        Effect.flatMap((outcome) => {
-          if (outcome === "FAILED") return Effect.sync(() => counts.failed++)
-          counts.lost++
-          return logLost([job.id], "failed")
-        })
-      )
-
-    const requeue = (job: ClaimedJob) =>
-      persist(`requeue of job ${job.id}`, store.requeue(job.queue, [{ id: job.id, token: job.leaseToken }])).pipe(
-        Effect.map(([ok]) => (ok ? counts.requeued++ : counts.lost++))
-      )
 
     // --- running one job ------------------------------------------------------
 
@@ -305,13 +217,13 @@ export const make = <R = never>(
       const outcome = outcomeOf(exit, entry.stop, handler, job.functionName, timeoutOf(job, handler))
       switch (outcome._tag) {
         case "Complete":
-          return complete(job, outcome.result)
+          return recorder.complete(job, outcome.result)
         case "Retry":
-          return retry(job, handler, outcome.error, outcome.delayMs)
+          return recorder.retry(job, handler.maxRetries, outcome.error, outcome.delayMs)
         case "Fail":
-          return fail(job, outcome.error)
+          return recorder.fail(job, outcome.error)
         case "Requeue":
-          return requeue(job)
+          return recorder.requeue(job)
         case "Lost":
           return Effect.sync(() => counts.lost++)
       }
@@ -358,19 +270,19 @@ export const make = <R = never>(
       if (handler === undefined) {
         const message = `No handler registered for function '${job.functionName}'`
         // "retry": a newer worker (a rolling deploy) may know it; the attempts still run out into the DLQ
-        return record(entry, settings.unknownFunction === "retry" ? retry(job, undefined, message) : fail(job, message))
+        return record(entry, settings.unknownFunction === "retry" ? recorder.retry(job, undefined, message) : recorder.fail(job, message))
       }
       let raw: unknown
       try {
         raw = JSON.parse(job.params)
       } catch (e) {
-        return record(entry, fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`))
+        return record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`))
       }
       const params = handler.params === Schema.Unknown
         ? Either.right(raw)
         : Schema.decodeUnknownEither(handler.params)(raw)
       if (Either.isLeft(params)) {
-        return record(entry, fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`))
+        return record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`))
       }
       const ctx: Handler.JobContext = {
         jobId: job.id,
@@ -601,10 +513,7 @@ export const make = <R = never>(
           continue
         }
         redisFailures = 0
-        if (outage !== undefined) {
-          yield* Effect.logInfo(`Worker ${id}: ${outage === "out-of-memory" ? "Redis accepts writes again" : "Redis reachable again"}`)
-          outage = undefined
-        }
+        yield* outage.over
         if (round.right.claimed > 0) {
           idleRounds = 0
           // Short jobs: ask for the next batch before running this one, so Redis claims it
@@ -642,34 +551,6 @@ export const make = <R = never>(
     })
 
     // --- background fibers --------------------------------------------------
-
-    const flushCompletions = Effect.gen(function*() {
-      if (completions.length === 0) {
-        const added = completionAdded.wait
-        if (completions.length === 0) yield* added
-      }
-      flushing = true
-      const batch = completions.length <= 500 ? completions : completions.slice(0, 500)
-      flushingCount = batch.length
-      completions = completions.length <= 500 ? [] : completions.slice(500)
-      for (const [queue, items] of groupByQueue(batch)) {
-        const results = yield* persist(
-          `recording ${items.length} completions`,
-          store.complete(queue, items.map((i) => i.completion))
-        )
-        const late: Array<string> = []
-        results.forEach((ok, i) => {
-          if (ok) counts.completed++
-          else {
-            counts.lost++
-            late.push(items[i]!.completion.id)
-          }
-        })
-        if (late.length > 0) yield* logLost(late, "finished")
-      }
-      flushing = false
-      completionsFlushed.fire()
-    }).pipe(Effect.forever)
 
     const dropBuffered = (queue: string, jobId: string) => {
       const i = buffered.findIndex((j) => j.queue === queue && j.id === jobId)
@@ -733,18 +614,18 @@ export const make = <R = never>(
     // each loop's log lines carry the worker and the loop as fields (JSON logs, later)
     const background = <A, E>(loop: string, effect: Effect.Effect<A, E, never>) =>
       Effect.forkScoped(Effect.annotateLogs(effect, { workerId: id, loop }))
-    const flusher = yield* background("completion-flusher", flushCompletions)
+    const flusher = yield* background("completion-flusher", recorder.flusher)
     yield* background("lease-renewal", renewLeases(maintenance))
     yield* background("deadline-sweep", sweepDeadlines)
     yield* background("recovery", recoverStalled(maintenance))
     yield* background("heartbeat", heartbeat(maintenance))
 
     /** Until no job runs and every completion is recorded. */
-    const idle = () => running.size === 0 && completions.length === 0 && !flushing
+    const idle = () => running.size === 0 && recorder.idle
 
     const awaitIdle = Effect.gen(function*() {
       while (running.size > 0) yield* slotFreed.wait
-      while (completions.length > 0 || flushing) yield* completionsFlushed.wait
+      yield* recorder.drained
     })
 
     // The claim loop is supervised: a defect is logged and the loop restarts.
@@ -798,14 +679,12 @@ export const make = <R = never>(
         const drainStart = monotonicMs()
         while (!idle() && !(yield* Deferred.isDone(skipGrace))) {
           const waited = monotonicMs() - drainStart
-          if (waited >= SHUTDOWN_DRAIN_MS || (outage !== undefined && waited >= OUTAGE_DRAIN_MS)) break
+          if (waited >= SHUTDOWN_DRAIN_MS || (outage.known && waited >= OUTAGE_DRAIN_MS)) break
           yield* Effect.sleep(20)
         }
         if (!idle()) {
-          unrecorded += completions.length + (flushing ? flushingCount : 0)
-          completions = []
           yield* Fiber.interrupt(flusher)
-          flushing = false
+          unrecorded += recorder.giveUp()
           yield* FiberSet.clear(recording)
         }
         yield* awaitIdle

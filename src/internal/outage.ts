@@ -1,0 +1,44 @@
+/**
+ * During a Redis outage every fiber of a worker fails on its own schedule: one line for the
+ * outage (the first failure), one when the claim loop gets through again.
+ */
+import * as Effect from "effect/Effect"
+import { JobStoreError, RedisError } from "../Errors.js"
+import { messageOf } from "./errorText.js"
+
+export class Outage {
+  private kind: "unreachable" | "out-of-memory" | undefined
+
+  constructor(private readonly workerId: string) {}
+
+  /** Whether Redis is known to be away (or refusing writes) now. */
+  get known(): boolean {
+    return this.kind !== undefined
+  }
+
+  /** A store call (`what`) failed with `e`: said once per outage. */
+  report(what: string, e: unknown): Effect.Effect<void> {
+    return this.kind !== undefined ? Effect.void : Effect.suspend(() => {
+      if (e instanceof JobStoreError && e.reason === "out-of-memory") {
+        this.kind = "out-of-memory"
+        // the claim and enqueue scripts are refused whole; the ones that finish or keep work are allowed
+        return Effect.logError(
+          `Worker ${this.workerId}: Redis is out of memory (maxmemory reached): no new jobs are claimed until it has room; running jobs still finish and keep their leases`
+        )
+      }
+      this.kind = "unreachable"
+      if (e instanceof JobStoreError && e.reason === "evicting-redis") return Effect.logError(`Worker ${this.workerId}: ${e.message}`)
+      const line = `Worker ${this.workerId}: ${what} failed (${messageOf(e)}); retrying with backoff`
+      // the RedisClient has already warned about the outage itself
+      return e instanceof JobStoreError && e.cause instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)
+    })
+  }
+
+  /** A claim went through: the outage, if there was one, is over. */
+  get over(): Effect.Effect<void> {
+    if (this.kind === undefined) return Effect.void
+    const line = this.kind === "out-of-memory" ? "Redis accepts writes again" : "Redis reachable again"
+    this.kind = undefined
+    return Effect.logInfo(`Worker ${this.workerId}: ${line}`)
+  }
+}
