@@ -42,9 +42,12 @@ export interface Script {
   readonly sha: string
 }
 
+/** `text` with every `-- @include name` line replaced by `include(name)`. */
+export const expandIncludes = (text: string, include: (name: string) => string): string =>
+  text.replace(/^-- @include ([\w-]+)$/gm, (_, name: string) => include(name))
+
 /** The source of a script with its includes expanded. */
-export const source = (name: Name): string =>
-  read(`${name}.lua`).replace(/^-- @include ([\w-]+)$/m, (_, inc: string) => read(`include/${inc}.lua`))
+export const source = (name: Name): string => expandIncludes(read(`${name}.lua`), (inc) => read(`include/${inc}.lua`))
 
 export const scripts: Readonly<Record<Name, Script>> = Object.fromEntries(
   names.map((name) => {

@@ -1,0 +1,96 @@
+/** Contract cases: claims, leases, listing and lease recovery. */
+import { expect } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { JobStore } from "../../JobStore.js"
+import { claimOne, client, type Contract, enqueue, job, Q, sleep, W } from "./support.js"
+
+/** Claims hand out ready jobs under leases. */
+export const claims = ({ test }: Contract) => {
+  test("claims a batch of ready jobs, each once, with a lease", Effect.gen(function*() {
+    const store = yield* JobStore
+    const c = yield* client
+    yield* c.enqueueMany(Array.from({ length: 5 }, (_, i) => ({ job: "x", params: { i } })))
+    const first = yield* store.claim(Q, { ...W, count: 3 })
+    expect(first.jobs).toHaveLength(3)
+    const second = yield* store.claim(Q, { workerId: "w2", leaseMs: 30_000, count: 3 })
+    expect(second.jobs).toHaveLength(2)
+    expect(second.nextRunAt).toBeUndefined()
+    const ids = [...first.jobs, ...second.jobs].map((j) => j.id)
+    expect(new Set(ids).size).toBe(5)
+    const tokens = [...first.jobs, ...second.jobs].map((j) => j.leaseToken)
+    expect(new Set(tokens).size).toBe(5)
+    const j = yield* job({ queue: Q, id: first.jobs[0]!.id })
+    expect(j).toMatchObject({ status: "ACTIVE", workerId: "w1", leaseToken: first.jobs[0]!.leaseToken })
+    expect(j.startedAt).toBeGreaterThan(0)
+    expect(yield* store.stats(Q)).toMatchObject({ ready: 0, active: 5 })
+    expect((yield* store.claim(Q, { ...W, count: 3 })).jobs).toHaveLength(0)
+  }))
+}
+
+/** A held lease is renewed. */
+export const leases = ({ timed }: Contract) => {
+  timed("extend renews held leases and reports lost ones", Effect.gen(function*() {
+    const store = yield* JobStore
+    yield* enqueue("x")
+    const a = (yield* store.claim(Q, { ...W, count: 1, leaseMs: 150 })).jobs[0]!
+    for (let i = 0; i < 3; i++) {
+      yield* sleep(80)
+      expect(yield* store.extend(Q, [{ id: a.id, token: a.leaseToken }, { id: a.id, token: "x" }], 150))
+        .toEqual([true, false])
+      expect((yield* store.recover(Q, { maxStalls: 2, limit: 100 })).requeued).toEqual([])
+    }
+    expect((yield* job({ queue: Q, id: a.id })).status).toBe("ACTIVE")
+  }))
+}
+
+/** Listing the jobs of each state. */
+export const listing = ({ test }: Contract) => {
+  test("lists the jobs of each state in order, with paging", Effect.gen(function*() {
+    const store = yield* JobStore
+    const late = yield* enqueue("x", {}, { deferBy: 20_000 })
+    const soon = yield* enqueue("x", {}, { deferBy: 10_000 })
+    const now = yield* enqueue("x")
+    expect((yield* claimOne())!.id).toBe(now.id)
+    const ids = (state: "pending" | "active" | "dlq", offset = 0, limit = 10) =>
+      Effect.map(store.listJobs(Q, state, { offset, limit }), (jobs) => jobs.map((j) => j.id))
+    expect(yield* ids("pending")).toEqual([soon.id, late.id])
+    expect(yield* ids("pending", 1, 1)).toEqual([late.id])
+    expect(yield* ids("active")).toEqual([now.id])
+    expect(yield* ids("dlq")).toEqual([])
+    expect((yield* store.listJobs(Q, "active", { offset: 0, limit: 10 }))[0]!.status).toBe("ACTIVE")
+  }))
+}
+
+/** Expired leases are recovered. */
+export const recovery = ({ timed }: Contract) => {
+  timed("an expired lease returns the job with stalls + 1; the old worker's completion is rejected", Effect.gen(function*() {
+    const store = yield* JobStore
+    const ref = yield* enqueue("x")
+    const a = (yield* store.claim(Q, { ...W, count: 1, leaseMs: 50 })).jobs[0]!
+    yield* sleep(100)
+    const r = yield* store.recover(Q, { maxStalls: 2, limit: 100 })
+    expect(r).toEqual({ requeued: [ref.id], deadLettered: [] })
+    expect(yield* job(ref)).toMatchObject({ status: "PENDING", stalls: 1, currentRetries: 0 })
+    const b = (yield* store.claim(Q, { workerId: "w2", leaseMs: 30_000, count: 1 })).jobs[0]!
+    expect(yield* store.complete(Q, [{ id: ref.id, token: a.leaseToken, result: "\"old\"" }])).toEqual([false])
+    expect(yield* store.complete(Q, [{ id: ref.id, token: b.leaseToken, result: "\"new\"" }])).toEqual([true])
+    expect(yield* job(ref)).toMatchObject({ status: "COMPLETED", result: "new", workerId: "w2" })
+  }))
+
+  timed("a job that stalls more than maxStalls times goes to the DLQ as lost", Effect.gen(function*() {
+    const store = yield* JobStore
+    const ref = yield* enqueue("x", {}, { maxRetries: 10 })
+    const stall = Effect.gen(function*() {
+      yield* store.claim(Q, { ...W, count: 1, leaseMs: 30 })
+      yield* sleep(60)
+      return yield* store.recover(Q, { maxStalls: 1, limit: 100 })
+    })
+    expect((yield* stall).requeued).toEqual([ref.id])
+    expect((yield* stall).deadLettered).toEqual([ref.id])
+    const j = yield* job(ref)
+    expect(j.status).toBe("FAILED")
+    expect(j.stalls).toBe(2)
+    expect(j.lastError).toContain("Job lost")
+    expect((yield* store.stats(Q)).dlq).toBe(1)
+  }))
+}
