@@ -18,13 +18,11 @@ import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
@@ -32,20 +30,20 @@ import * as Client from "./Client.js"
 import { InvalidOptions, type JobStoreError } from "./Errors.js"
 import type * as Handler from "./Handler.js"
 import { QueueBoard, Rotation } from "./internal/queueBoard.js"
-import { describeError, messageOf, seconds } from "./internal/errorText.js"
+import { messageOf, seconds } from "./internal/errorText.js"
 import { ClaimPolicy } from "./internal/claimPolicy.js"
+import { JobRunner, jobKey } from "./internal/jobRunner.js"
 import { LeaseBook } from "./internal/leaseBook.js"
 import { Outage } from "./internal/outage.js"
 import { Recorder } from "./internal/recorder.js"
-import { type Held, heartbeat, type MaintenanceContext, recoverStalled, renewLeases } from "./internal/maintenance.js"
-import { outcomeOf, type StopReason } from "./internal/outcome.js"
+import { heartbeat, type MaintenanceContext, recoverStalled, renewLeases } from "./internal/maintenance.js"
 import { queueOrder } from "./internal/queueOrder.js"
 import { looksLikeOldWeight, parseQueue } from "./internal/queueSpec.js"
 import { Signal } from "./internal/Signal.js"
 import { errorBackoff, groupByQueue, jittered } from "./internal/timing.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
-import { type ClaimedJob, JobStore, type WorkerInfo } from "./JobStore.js"
+import { JobStore, type WorkerInfo } from "./JobStore.js"
 import { RetryPolicy } from "./Retry.js"
 import * as Retry from "./Retry.js"
 import { RrqSettings, type Settings } from "./Settings.js"
@@ -97,28 +95,6 @@ const OUTAGE_DRAIN_MS = 1_000
 /** The most jobs one claim call takes (the claim script caps it too). */
 const MAX_CLAIM = 1_000
 
-interface Running {
-  readonly job: ClaimedJob
-  readonly key: string
-  /** The attempt's deadline as a wall-clock time (epoch ms), for the handler to read. */
-  readonly deadline: number
-  /** The same on the monotonic clock, for the sweeper: a wall-clock jump (NTP) stops no job. */
-  readonly due: number
-  handler: Handler.Handler<any> | undefined
-  /** When the handler was called (monotonic ms), for the moving average of handler time. */
-  calledAt: number
-  /** Created on the first read of `ctx.signal`: most handlers never look at it. */
-  abort: AbortController | undefined
-  /** Only for handlers that returned an Effect. */
-  fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
-  stop: StopReason | undefined
-  /** The attempt's outcome is decided; later results of the handler are ignored. */
-  settled: boolean
-}
-
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
-
 const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
 /**
@@ -169,211 +145,38 @@ export const make = <R = never>(
     const recording = yield* FiberSet.make<unknown, never>()
     const recordFork = yield* FiberSet.runtime(recording)<never>()
 
-    const running = new Map<string, Running>()
-    // Claimed jobs waiting for a slot (how many: internal/claimPolicy.ts).
     const policy = new ClaimPolicy(concurrency)
-    const buffered: Array<ClaimedJob> = []
     const leases = new LeaseBook(settings.leaseMs)
     const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
-    let stopping = false
-    const slotFreed = new Signal()
-    const jobStarted = new Signal()
     const skipGrace = yield* Deferred.make<void>()
     const finished = yield* Deferred.make<void>()
-
-    /** Stops a running job: the sweeper, the cancel listener, a lost lease or shutdown. */
-    const stopJob = (entry: Running, reason: StopReason) => {
-      if (entry.stop !== undefined) return
-      entry.stop = reason
-      entry.abort?.abort(reason)
-      if (entry.fiber !== undefined) entry.fiber.unsafeInterruptAsFork(FiberId.none)
-      // a Promise cannot be interrupted: the attempt ends now, its late result is ignored
-      else if (entry.handler !== undefined) settle(entry, Exit.interrupt(FiberId.none))
-    }
 
     // --- recording outcomes -------------------------------------------------
 
     const outage = new Outage(id)
     const reportFailure = (what: string, e: unknown) => outage.report(what, e)
-    const recorder = new Recorder({ workerId: id, store, retryPolicy, counts, outage, stopping: () => stopping })
-    // Shutdown during a Redis outage: once the grace and a bounded drain are over (or at a
-    // second signal), outcomes still being written are given up (their fibers interrupted)
-    // and counted; their leases expire and the jobs run again. Otherwise a SIGTERM then
-    // never ends. Success outcomes wait in the recorder, the others in `recording`.
-    let unrecorded = 0
+    const recorder = new Recorder({ workerId: id, store, retryPolicy, counts, outage, stopping: () => runner.stopping })
 
-    // --- running one job ------------------------------------------------------
+    // --- running jobs (internal/jobRunner.ts) ---------------------------------
 
-    const timeoutOf = (job: ClaimedJob, handler: Handler.Handler<R> | undefined) =>
-      job.timeoutMs ?? handler?.timeoutMs ?? settings.defaultTimeoutMs
-
-    /** What a finished attempt leaves to record: nothing (a completion was queued) or a store call. */
-    const recordingOf = (
-      entry: Running,
-      handler: Handler.Handler<R>,
-      exit: Exit.Exit<unknown, unknown>
-    ): Effect.Effect<unknown, unknown> | undefined => {
-      const job = entry.job
-      const outcome = outcomeOf(exit, entry.stop, handler, job.functionName, timeoutOf(job, handler))
-      switch (outcome._tag) {
-        case "Complete":
-          return recorder.complete(job, outcome.result)
-        case "Retry":
-          return recorder.retry(job, handler.maxRetries, outcome.error, outcome.delayMs)
-        case "Fail":
-          return recorder.fail(job, outcome.error)
-        case "Requeue":
-          return recorder.requeue(job)
-        case "Lost":
-          return Effect.sync(() => counts.lost++)
-      }
-    }
-
-    /** Frees the job's slot and starts the next job claimed ahead. */
-    const release = (entry: Running) => {
-      running.delete(entry.key)
-      slotFreed.fire()
-      startBuffered()
-    }
-
-    /** Records a non-success outcome in its own fiber; the slot stays taken until it is written. */
-    const record = (entry: Running, outcome: Effect.Effect<unknown, unknown>) => {
-      entry.settled = true
-      const fiber = recordFork(
-        outcome.pipe(
-          Effect.catchAllCause((cause) => Effect.logError(`Worker ${id}: job ${entry.job.id} could not be settled`, cause))
-        )
-      )
-      fiber.addObserver((exit) => {
-        if (Exit.isInterrupted(exit)) unrecorded++ // given up by shutdown (Redis away)
-        release(entry)
-      })
-    }
-
-    /** The attempt ended (first call wins: a stop settles a Promise handler at once). */
-    const settle = (entry: Running, exit: Exit.Exit<unknown, unknown>) => {
-      if (entry.settled) return
-      entry.settled = true
-      const took = monotonicMs() - entry.calledAt
-      policy.ran(took)
-      const outcome = recordingOf(entry, entry.handler!, exit)
-      if (outcome === undefined) release(entry)
-      else record(entry, outcome)
-    }
-
-    // The hot path stays outside the fiber machinery: a handler's value or Promise settles
-    // the job directly. Only an Effect gets a fiber (with the worker's services), which a
-    // timeout, a cancel or shutdown interrupts.
-    const execute = (entry: Running) => {
-      const job = entry.job
-      const handler = handlers.get(job.functionName)
-      if (handler === undefined) {
-        const message = `No handler registered for function '${job.functionName}'`
-        // "retry": a newer worker (a rolling deploy) may know it; the attempts still run out into the DLQ
-        return record(entry, settings.unknownFunction === "retry" ? recorder.retry(job, undefined, message) : recorder.fail(job, message))
-      }
-      let raw: unknown
-      try {
-        raw = JSON.parse(job.params)
-      } catch (e) {
-        return record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`))
-      }
-      const params = handler.params === Schema.Unknown
-        ? Either.right(raw)
-        : Schema.decodeUnknownEither(handler.params)(raw)
-      if (Either.isLeft(params)) {
-        return record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`))
-      }
-      const ctx: Handler.JobContext = {
-        jobId: job.id,
-        attempt: job.currentRetries + 1,
-        queue: job.queue,
-        workerId: id,
-        enqueuedAt: job.enqueuedAt,
-        deadline: entry.deadline,
-        get signal() {
-          if (entry.abort === undefined) {
-            entry.abort = new AbortController()
-            if (entry.stop !== undefined) entry.abort.abort(entry.stop)
-          }
-          return entry.abort.signal
-        },
-        client
-      }
-      entry.handler = handler
-      entry.calledAt = monotonicMs()
-      let out: unknown
-      try {
-        out = handler.call(params.right, ctx)
-      } catch (e) {
-        // a synchronous throw is the handler's failure, not a worker defect
-        return settle(entry, Exit.fail(e))
-      }
-      if (Effect.isEffect(out)) {
-        const fiber = runFork((out as Effect.Effect<unknown, unknown, R>).pipe(Effect.catchAllDefect(Effect.fail)))
-        entry.fiber = fiber
-        fiber.addObserver((exit) => settle(entry, exit))
-      } else if (isPromiseLike(out)) {
-        out.then((value) => settle(entry, Exit.succeed(value)), (e) => settle(entry, Exit.fail(e)))
-      } else {
-        settle(entry, Exit.succeed(out))
-      }
-    }
-
-    const start = (job: ClaimedJob) => {
-      const timeout = timeoutOf(job, handlers.get(job.functionName))
-      const entry: Running = {
-        job,
-        key: `${job.queue}\u0000${job.id}`,
-        deadline: clock.unsafeCurrentTimeMillis() + timeout,
-        due: monotonicMs() + timeout,
-        handler: undefined,
-        calledAt: 0,
-        abort: undefined,
-        fiber: undefined,
-        stop: undefined,
-        settled: false
-      }
-      running.set(entry.key, entry)
-      jobStarted.fire()
-      execute(entry)
-    }
-
-    // Starts claimed jobs while slots are free. Re-entrant calls (a job that settles at once
-    // frees its slot inside `start`) return at once: the outer loop goes on.
-    let starting = false
-    const startBuffered = () => {
-      if (starting) return
-      starting = true
-      try {
-        while (!stopping && running.size < concurrency && buffered.length > 0) {
-          const job = buffered.shift()!
-          if (leases.tooOld(job, monotonicMs())) giveBack([job], "its lease was not renewed in time while it waited for a slot")
-          else start(job)
-        }
-      } finally {
-        starting = false
-      }
-    }
-
-    /**
-     * Claimed jobs this worker will not start, because it cannot be sure to still hold their
-     * leases: back to pending without counting an attempt (a lease recovered meanwhile
-     * answers "lost", and the job is left to its new holder).
-     */
-    const giveBack = (jobs: ReadonlyArray<ClaimedJob>, why: string) => {
-      counts.lost += jobs.length
-      runFork(
-        Effect.logWarning(`Worker ${id}: not starting ${jobs.length} job(s): ${why} (lease ${seconds(settings.leaseMs)})`).pipe(
-          Effect.zipRight(Effect.forEach(
-            groupByQueue(jobs),
-            ([queue, js]) => store.requeue(queue, js.map((j) => ({ id: j.id, token: j.leaseToken }))),
-            { discard: true }
-          )),
-          Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: handing back jobs failed (their leases will expire): ${messageOf(e)}`))
-        )
-      )
-    }
+    const runner: JobRunner<R> = new JobRunner<R>({
+      workerId: id,
+      concurrency,
+      settings,
+      store,
+      handlers,
+      client,
+      clock,
+      now: monotonicMs,
+      policy,
+      leases,
+      recorder,
+      counts,
+      fork: runFork,
+      forkRecording: recordFork
+    })
+    const { running, buffered } = runner
+    const startBuffered = () => runner.startBuffered()
 
     // --- the claim loop -----------------------------------------------------
 
@@ -407,7 +210,7 @@ export const make = <R = never>(
         let claimed = 0
         const extra = sweep ? inTurn.take(1)[0] : undefined
         for (const queue of nextOrder()) {
-          if (free <= 0 || stopping) break
+          if (free <= 0 || runner.stopping) break
           if (queue !== extra && !board.isDue(queue, monotonicMs())) continue
           board.sent(queue, monotonicMs())
           const count = Math.min(free, MAX_CLAIM)
@@ -420,12 +223,12 @@ export const make = <R = never>(
           leases.granted(result.jobs, sentAt)
           if (result.jobs.length > 0 && leases.tooOld(result.jobs[0]!, monotonicMs())) {
             // By now another worker may have recovered them: not run here, handed back.
-            giveBack(result.jobs, `the claim reply came ${seconds(monotonicMs() - sentAt)} after the claim`)
+            runner.giveBack(result.jobs, `the claim reply came ${seconds(monotonicMs() - sentAt)} after the claim`)
             continue
           }
           for (const job of result.jobs) {
             // cancelled while the reply was on its way: Redis has already let it go
-            if (leases.takeCancelled(`${job.queue}\u0000${job.id}`)) counts.lost++
+            if (leases.takeCancelled(jobKey(job.queue, job.id))) counts.lost++
             else buffered.push(job)
           }
           free -= result.jobs.length
@@ -440,9 +243,9 @@ export const make = <R = never>(
     // The claim an idle worker sends the moment it wakes; it starts what it gets itself.
     const claimNow = (free: number, sweep = false) => Effect.tap(claimRound(free, sweep), () => Effect.sync(startBuffered))
 
-    /** Free slots when the worker may claim now, else 0 (stopping, or too few slots to bother). */
+    /** Free slots when the worker may claim now, else 0 (runner.stopping, or too few slots to bother). */
     const claimable = () => {
-      return stopping ? 0 : policy.claimable(running.size + buffered.length)
+      return runner.stopping ? 0 : policy.claimable(running.size + buffered.length)
     }
 
     // Waits for a wake-up or the timer, then claims at once (as `claiming`, which the
@@ -490,8 +293,8 @@ export const make = <R = never>(
     let idleRounds = 0
     let sweepNext = false
     const loop = Effect.gen(function*() {
-      while (!stopping) {
-        const slot = slotFreed.wait
+      while (!runner.stopping) {
+        const slot = runner.slotFreed.wait
         // taken before the round: a wake-up heard during it ends the wait below at once
         const woken = wakeUp.wait
         let round: Either.Either<Round, JobStoreError>
@@ -552,22 +355,6 @@ export const make = <R = never>(
 
     // --- background fibers --------------------------------------------------
 
-    const dropBuffered = (queue: string, jobId: string) => {
-      const i = buffered.findIndex((j) => j.queue === queue && j.id === jobId)
-      if (i >= 0) buffered.splice(i, 1)
-    }
-
-    // Checks deadlines every 50 ms while jobs run; sleeps until the next job otherwise.
-    const sweepDeadlines = Effect.gen(function*() {
-      const started = jobStarted.wait
-      if (running.size === 0) return yield* started
-      const now = monotonicMs()
-      for (const entry of running.values()) {
-        if (entry.stop === undefined && now >= entry.due) stopJob(entry, "timeout")
-      }
-      yield* Effect.sleep(50)
-    }).pipe(Effect.forever)
-
     const info = (status: WorkerInfo["status"]) =>
       Effect.map(Clock.currentTimeMillis, (now): WorkerInfo => ({
         id,
@@ -588,23 +375,16 @@ export const make = <R = never>(
       store,
       leases,
       now: monotonicMs,
-      held: () => {
-        const held: Array<Held> = []
-        for (const entry of running.values()) {
-          if (entry.stop === undefined) held.push({ job: entry.job, lost: () => stopJob(entry, "lost") })
-        }
-        for (const job of buffered) held.push({ job, lost: () => dropBuffered(job.queue, job.id) })
-        return held
-      },
-      info: Effect.suspend(() => info(stopping ? "stopping" : "running")),
+      held: () => runner.heldLeases(),
+      info: Effect.suspend(() => info(runner.stopping ? "stopping" : "running")),
       reportFailure
     }
 
     yield* store.onCancel(queues, (ref: JobRef) => {
-      const key = `${ref.queue}\u0000${ref.id}`
+      const key = jobKey(ref.queue, ref.id)
       const entry = running.get(key)
-      if (entry) return stopJob(entry, "cancel")
-      dropBuffered(ref.queue, ref.id)
+      if (entry) return runner.stop(entry, "cancel")
+      runner.drop(ref.queue, ref.id)
       leases.cancelledBeforeHeld(key, monotonicMs())
     })
     // wake-ups: the claim loop claims the queue they name (at once, or at the run-at they say)
@@ -616,7 +396,7 @@ export const make = <R = never>(
       Effect.forkScoped(Effect.annotateLogs(effect, { workerId: id, loop }))
     const flusher = yield* background("completion-flusher", recorder.flusher)
     yield* background("lease-renewal", renewLeases(maintenance))
-    yield* background("deadline-sweep", sweepDeadlines)
+    yield* background("deadline-sweep", runner.sweepDeadlines)
     yield* background("recovery", recoverStalled(maintenance))
     yield* background("heartbeat", heartbeat(maintenance))
 
@@ -624,7 +404,7 @@ export const make = <R = never>(
     const idle = () => running.size === 0 && recorder.idle
 
     const awaitIdle = Effect.gen(function*() {
-      while (running.size > 0) yield* slotFreed.wait
+      while (running.size > 0) yield* runner.slotFreed.wait
       yield* recorder.drained
     })
 
@@ -651,7 +431,7 @@ export const make = <R = never>(
     // lease renewal and sweeper are still alive.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        stopping = true
+        runner.stopping = true
         yield* Fiber.interrupt(loopFiber)
         // a claim in flight is not interrupted: its jobs land in `buffered`, requeued next
         if (claiming !== undefined) yield* Fiber.await(claiming)
@@ -673,7 +453,7 @@ export const make = <R = never>(
             yield* Effect.sleep(20)
           }
         }
-        for (const entry of running.values()) stopJob(entry, "shutdown")
+        for (const entry of running.values()) runner.stop(entry, "shutdown")
         // outcomes not yet written get a bounded drain (shorter while Redis is known to be
         // away), then are given up
         const drainStart = monotonicMs()
@@ -684,13 +464,13 @@ export const make = <R = never>(
         }
         if (!idle()) {
           yield* Fiber.interrupt(flusher)
-          unrecorded += recorder.giveUp()
+          runner.unrecorded += recorder.giveUp()
           yield* FiberSet.clear(recording)
         }
         yield* awaitIdle
-        if (unrecorded > 0) {
+        if (runner.unrecorded > 0) {
           yield* Effect.logWarning(
-            `Worker ${id}: stopped with ${unrecorded} outcome(s) not recorded (Redis unreachable); their leases expire and those jobs run again`
+            `Worker ${id}: stopped with ${runner.unrecorded} outcome(s) not recorded (Redis unreachable); their leases expire and those jobs run again`
           )
         }
         // interruptible, or the timeout could not cut it short inside this finalizer
