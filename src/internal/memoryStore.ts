@@ -35,7 +35,7 @@ import * as Keys from "../Keys.js"
 import { RrqSettings } from "../Settings.js"
 import * as DlqChunks from "./dlqChunks.js"
 import * as Heartbeats from "./memory/heartbeats.js"
-import { emptyQueue, type QueueState, ScriptError } from "./memory/keyspace.js"
+import { emptyQueue, putRecord, type QueueState, ScriptError } from "./memory/keyspace.js"
 import * as Reads from "./memory/reads.js"
 import { cancel as cancelScript } from "./memory/scripts/cancel.js"
 import { claim as claimScript } from "./memory/scripts/claim.js"
@@ -162,7 +162,12 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
   })
 
   /** A DLQ bulk operation: chunk by chunk (DlqChunks.loop), each chunk one script. */
-  const dlqChunks = <A>(queue: string, filter: DlqFilter, name: string, step: (c: Ctx, call: DlqChunks.Call) => DlqChunks.Chunk<A>) =>
+  const dlqChunks = <A>(
+    queue: string,
+    filter: DlqFilter,
+    name: string,
+    step: (c: Ctx, call: DlqChunks.Call) => DlqChunks.Chunk<A>
+  ) =>
     DlqChunks.loop(filter, (call) => script(name, queue, (c) => step(c, call)))
 
   const store: MemoryStore = {
@@ -207,18 +212,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     onCancel: signals.onCancel,
     ...heartbeats,
     // --- test hooks ---
-    unsafeSetRecord: (queue, id, record) =>
-      Effect.sync(() => {
-        const q = queueState(queue)
-        // an empty hash does not exist in Redis
-        if (record === undefined || (typeof record === "object" && Object.keys(record).length === 0)) {
-          q.records.delete(id)
-        } else if (record === "not-a-hash") {
-          q.records.set(id, { type: "string", value: record, expiresAt: undefined })
-        } else {
-          q.records.set(id, { type: "hash", fields: new Map(Object.entries(record)), expiresAt: undefined })
-        }
-      }),
+    unsafeSetRecord: (queue, id, record) => Effect.sync(() => putRecord(queueState(queue), id, record)),
     unsafeAddPending: (queue, id, runAt) =>
       Effect.sync(() => {
         queueState(queue).pending.set(id, runAt)

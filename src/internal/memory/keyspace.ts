@@ -64,6 +64,22 @@ export const emptyQueue = (name: string, prefix: string): QueueState => ({
   failedTotal: 0
 })
 
+/** Replaces a job record, without expiry: a hash of these fields, a string key, or nothing. */
+export const putRecord = (
+  q: QueueState,
+  id: string,
+  record: Record<string, string> | "not-a-hash" | undefined
+): void => {
+  // an empty hash does not exist in Redis
+  if (record === undefined || (typeof record === "object" && Object.keys(record).length === 0)) {
+    q.records.delete(id)
+  } else if (record === "not-a-hash") {
+    q.records.set(id, { type: "string", value: record, expiresAt: undefined })
+  } else {
+    q.records.set(id, { type: "hash", fields: new Map(Object.entries(record)), expiresAt: undefined })
+  }
+}
+
 /** Where a command runs: one queue's keys at the script's single `now`. */
 export interface At {
   readonly q: QueueState

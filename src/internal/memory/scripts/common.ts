@@ -64,7 +64,10 @@ export const expireOrPersist = (c: At, id: string, ttl: number): void => {
 /** `lockLife`: a lock lasts until its holder's run-at plus the backstop TTL. */
 const lockLife = (c: Ctx, runAt: number) => c.env.lockTtl + Math.max(0, runAt - c.now)
 
-/** `acquireUnique`: takes the lock for a job due at runAt, or parks the job in the key's waiting set. True when it may go to pending. */
+/**
+ * `acquireUnique`: takes the lock for a job due at runAt, or parks the job in the key's
+ * waiting set. True when it may go to pending.
+ */
 export const acquireUnique = (c: Ctx, uniqueKey: string, id: string, runAt: number): boolean => {
   const holder = live(c.q.uniqueLocks, uniqueKey, c.now)
   if (holder?.value === id) {
