@@ -205,7 +205,8 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       dlqChunks(queue, filter, "dlq-scan", (c, call) => dlqScan(c, call, action, filter.functionName ?? "")),
     dlqByFunction: (queue: string) =>
       Effect.map(dlqChunks(queue, {}, "dlq-scan", dlqCount), DlqChunks.byFunction),
-    stats: (queue: string) => Reads.stats(queue, queues.get(queue)),
+    // looked up when it runs: a stats effect made before the queue existed still sees it
+    stats: (queue: string) => Effect.suspend(() => Reads.stats(queue, queues.get(queue))),
     queues: Effect.sync(() => [...known].sort()),
     onWake: signals.onWake,
     finishedSignal: signals.finishedSignal,
