@@ -17,9 +17,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -27,20 +25,19 @@ import type * as Scope from "effect/Scope"
 import { hostname } from "node:os"
 import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
-import { InvalidOptions, type JobStoreError } from "./Errors.js"
+import { InvalidOptions } from "./Errors.js"
 import type * as Handler from "./Handler.js"
-import { QueueBoard, Rotation } from "./internal/queueBoard.js"
-import { messageOf, seconds } from "./internal/errorText.js"
+import * as ClaimLoop from "./internal/claimLoop.js"
 import { ClaimPolicy } from "./internal/claimPolicy.js"
+import { messageOf, seconds } from "./internal/errorText.js"
 import { JobRunner, jobKey } from "./internal/jobRunner.js"
 import { LeaseBook } from "./internal/leaseBook.js"
-import { Outage } from "./internal/outage.js"
-import { Recorder } from "./internal/recorder.js"
 import { heartbeat, type MaintenanceContext, recoverStalled, renewLeases } from "./internal/maintenance.js"
+import { Outage } from "./internal/outage.js"
 import { queueOrder } from "./internal/queueOrder.js"
 import { looksLikeOldWeight, parseQueue } from "./internal/queueSpec.js"
-import { Signal } from "./internal/Signal.js"
-import { errorBackoff, groupByQueue, jittered } from "./internal/timing.js"
+import { Recorder } from "./internal/recorder.js"
+import { groupByQueue } from "./internal/timing.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
 import { JobStore, type WorkerInfo } from "./JobStore.js"
@@ -92,8 +89,6 @@ const SHUTDOWN_DRAIN_MS = 5_000
 /** The same while Redis is known to be unreachable. */
 const OUTAGE_DRAIN_MS = 1_000
 
-/** The most jobs one claim call takes (the claim script caps it too). */
-const MAX_CLAIM = 1_000
 
 const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
 
@@ -176,181 +171,23 @@ export const make = <R = never>(
       forkRecording: recordFork
     })
     const { running, buffered } = runner
-    const startBuffered = () => runner.startBuffered()
 
-    // --- the claim loop -----------------------------------------------------
+    // --- the claim loop (internal/claimLoop.ts) -------------------------------
 
-    let redisFailures = 0
-    const onStoreError = (what: string, e: unknown) =>
-      Effect.gen(function*() {
-        redisFailures++
-        yield* reportFailure(what, e)
-        yield* Effect.sleep(errorBackoff(redisFailures))
-      })
-
-    interface Round {
-      readonly claimed: number
-    }
-
-    // What the worker knows of each queue: a round claims only the queues that may have a job
-    // due (at start every queue; then those a wake-up or a claim reply says), plus, when the
-    // poll timer fired, the next one in turn. Times are local and monotonic; run-ats come in as
-    // durations on the store's clock (internal/queueBoard.ts).
-    const board = new QueueBoard(queues, settings.pollDelayMs)
-    const inTurn = new Rotation(queues)
-    // Fired when a wake-up moved a queue's time earlier (for work due now: the pickup path).
-    const wakeUp = new Signal()
-
-    // The claim is uninterruptible: jobs Redis handed over must reach `buffered`, which
-    // shutdown requeues. `sweep`: the safety-net poll also claims the next queue in turn, so
-    // work that came without a wake-up is found (every queue within queues × the poll delay).
-    const claimRound = (want: number, sweep = false): Effect.Effect<Round, JobStoreError> =>
-      Effect.gen(function*() {
-        let free = want
-        let claimed = 0
-        const extra = sweep ? inTurn.take(1)[0] : undefined
-        for (const queue of nextOrder()) {
-          if (free <= 0 || runner.stopping) break
-          if (queue !== extra && !board.isDue(queue, monotonicMs())) continue
-          board.sent(queue, monotonicMs())
-          const count = Math.min(free, MAX_CLAIM)
-          const sentAt = monotonicMs()
-          const result = yield* store.claim(queue, { count, workerId: id, leaseMs: settings.leaseMs }).pipe(
-            Effect.tapError(() => Effect.sync(() => board.failed(queue, monotonicMs())))
-          )
-          board.replied(queue, result, monotonicMs())
-          counts.claimed += result.jobs.length
-          leases.granted(result.jobs, sentAt)
-          if (result.jobs.length > 0 && leases.tooOld(result.jobs[0]!, monotonicMs())) {
-            // By now another worker may have recovered them: not run here, handed back.
-            runner.giveBack(result.jobs, `the claim reply came ${seconds(monotonicMs() - sentAt)} after the claim`)
-            continue
-          }
-          for (const job of result.jobs) {
-            // cancelled while the reply was on its way: Redis has already let it go
-            if (leases.takeCancelled(jobKey(job.queue, job.id))) counts.lost++
-            else buffered.push(job)
-          }
-          free -= result.jobs.length
-          claimed += result.jobs.length
-        }
-        return { claimed }
-      }).pipe(Effect.uninterruptible)
-
-    // A claim sent ahead (short jobs) while the worker runs the last batch; shutdown waits for it.
-    let claiming: Fiber.RuntimeFiber<Round, JobStoreError> | undefined
-
-    // The claim an idle worker sends the moment it wakes; it starts what it gets itself.
-    const claimNow = (free: number, sweep = false) => Effect.tap(claimRound(free, sweep), () => Effect.sync(startBuffered))
-
-    /** Free slots when the worker may claim now, else 0 (runner.stopping, or too few slots to bother). */
-    const claimable = () => {
-      return runner.stopping ? 0 : policy.claimable(running.size + buffered.length)
-    }
-
-    // Waits for a wake-up or the timer, then claims at once (as `claiming`, which the
-    // loop joins when it resumes). A wake-up claims in the very fiber that waited for it,
-    // and resumes the loop (and stops the timer) only once the jobs it got have started:
-    // going back through the loop first cost ~0.3 ms of pickup, a fiber hop ~0.05 ms, the
-    // loop's and the timer's work while the claim was out ~0.1 ms, starting the jobs from
-    // the loop after the reply ~0.15 ms (docs/performance.md, pickup). The timer's claim is
-    // the safety-net poll when `sweep`.
-    const idleWait = (woken: Effect.Effect<void>, ms: number, sweep: boolean) =>
-      Effect.async<void>((resume) => {
-        let settled = false
-        let timer: Fiber.RuntimeFiber<void> | undefined
-        const waker = runFork(Effect.zipRight(
-          woken,
-          Effect.withFiberRuntime<Round, JobStoreError>((fiber) => {
-            settled = true
-            const done = Effect.sync(() => {
-              timer?.unsafeInterruptAsFork(FiberId.none)
-              resume(Effect.void)
-            })
-            const free = claimable()
-            if (free === 0) return Effect.as(done, { claimed: 0 })
-            claiming = fiber as Fiber.RuntimeFiber<Round, JobStoreError>
-            return Effect.ensuring(claimNow(free), done)
-          })
-        ))
-        if (settled) return // the wake-up had come already
-        timer = runFork(Effect.sleep(ms))
-        timer.addObserver(() => {
-          if (settled) return
-          settled = true
-          waker.unsafeInterruptAsFork(FiberId.none)
-          const free = claimable()
-          if (free > 0) claiming = runFork(claimNow(free, sweep))
-          resume(Effect.void)
-        })
-        return Effect.sync(() => {
-          settled = true
-          waker.unsafeInterruptAsFork(FiberId.none)
-          timer?.unsafeInterruptAsFork(FiberId.none)
-        })
-      })
-
-    let idleRounds = 0
-    let sweepNext = false
-    const loop = Effect.gen(function*() {
-      while (!runner.stopping) {
-        const slot = runner.slotFreed.wait
-        // taken before the round: a wake-up heard during it ends the wait below at once
-        const woken = wakeUp.wait
-        let round: Either.Either<Round, JobStoreError>
-        if (claiming !== undefined) {
-          round = yield* Effect.either(Fiber.join(claiming))
-          claiming = undefined
-        } else {
-          const free = claimable()
-          if (free === 0) {
-            yield* slot
-            continue
-          }
-          round = yield* Effect.either(claimRound(free, sweepNext))
-          sweepNext = false
-        }
-        if (Either.isLeft(round)) {
-          startBuffered()
-          yield* onStoreError("claim", round.left)
-          continue
-        }
-        redisFailures = 0
-        yield* outage.over
-        if (round.right.claimed > 0) {
-          idleRounds = 0
-          // Short jobs: ask for the next batch before running this one, so Redis claims it
-          // while the worker runs these (instead of each waiting for the other).
-          const free = claimable()
-          if (policy.claimsAhead && free > 0) claiming = yield* Effect.fork(claimRound(free))
-          startBuffered()
-          continue
-        }
-        // Run-ats are compared on the store's clock, as durations (the board): never with this
-        // machine's clock, which may be off (a clock 60 s ahead spun the loop at 11k claims/s).
-        const now = monotonicMs()
-        const untilDue = board.nextDue() - now
-        if (untilDue <= 0) continue
-        const busy = running.size > 0 || buffered.length > 0
-        if (options.burst && !busy) return
-        // Enqueues, retries and recoveries publish wake-ups, so the poll is only a safety net:
-        // while a worker stays idle it doubles, up to 1 s, and claims one queue in turn (an idle
-        // worker costs ~4 Redis commands/s with 1 queue, ~6 with 500: docs/reliability.md).
-        const pollMs = jittered(
-          Math.min(settings.pollDelayMs * 2 ** Math.min(idleRounds++, 10), Math.max(settings.pollDelayMs, 1_000)),
-          settings.pollJitter
-        )
-        const sweep = pollMs < untilDue
-        // at least 1 ms: a job due later than now (even by a fraction) must not spin the loop
-        const waitMs = Math.max(1, Math.ceil(Math.min(pollMs, untilDue)))
-        // A freed slot brings no new work, except that a burst worker may then be done.
-        if (options.burst && busy) {
-          yield* Effect.raceAll([woken, Effect.sleep(waitMs), slot])
-          sweepNext = sweep
-        } else {
-          yield* idleWait(woken, waitMs, sweep)
-        }
-      }
+    const claims = ClaimLoop.make<R>({
+      workerId: id,
+      queues,
+      settings,
+      store,
+      burst: options.burst ?? false,
+      nextOrder,
+      policy,
+      leases,
+      runner,
+      counts,
+      outage,
+      now: monotonicMs,
+      fork: runFork
     })
 
     // --- background fibers --------------------------------------------------
@@ -388,9 +225,7 @@ export const make = <R = never>(
       leases.cancelledBeforeHeld(key, monotonicMs())
     })
     // wake-ups: the claim loop claims the queue they name (at once, or at the run-at they say)
-    yield* store.onWake(queues, (queue, dueInMs) => {
-      if (board.heard(queue, dueInMs, monotonicMs())) wakeUp.fire()
-    })
+    yield* store.onWake(queues, claims.heard)
     // each loop's log lines carry the worker and the loop as fields (JSON logs, later)
     const background = <A, E>(loop: string, effect: Effect.Effect<A, E, never>) =>
       Effect.forkScoped(Effect.annotateLogs(effect, { workerId: id, loop }))
@@ -409,7 +244,7 @@ export const make = <R = never>(
     })
 
     // The claim loop is supervised: a defect is logged and the loop restarts.
-    const supervised: Effect.Effect<void, never, R> = loop.pipe(
+    const supervised: Effect.Effect<void, never, R> = claims.loop.pipe(
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause)
           ? Effect.interrupt
@@ -434,7 +269,8 @@ export const make = <R = never>(
         runner.stopping = true
         yield* Fiber.interrupt(loopFiber)
         // a claim in flight is not interrupted: its jobs land in `buffered`, requeued next
-        if (claiming !== undefined) yield* Fiber.await(claiming)
+        const inFlight = claims.inFlight()
+        if (inFlight !== undefined) yield* Fiber.await(inFlight)
         // jobs claimed ahead never started: straight back to pending
         for (const [queue, jobs] of groupByQueue(buffered.splice(0))) {
           yield* store.requeue(queue, jobs.map((j) => ({ id: j.id, token: j.leaseToken }))).pipe(
