@@ -1,14 +1,14 @@
 /**
  * The worker runtime (docs/architecture.md). One worker serves a list of queues with a
- * fixed number of slots. Its fibers:
- * - the claim loop: claims the free slots in one batch per queue (for short jobs
- *   the next batch while this one runs), and sleeps until a wake-up, the next
- *   deferred run-at, or the jittered poll delay;
- * - jobs run without a fiber of their own unless their handler returns an Effect;
- *   one deadline sweeper stops overdue jobs (a timer per job costs more than the job);
- * - a completion flusher that records finished jobs in batches;
- * - lease renewal (batched), the expired-lease recovery sweep, the heartbeat,
- *   and the cancel listener.
+ * fixed number of slots. `make` wires its parts, each in `internal/`:
+ * - the claim loop (claimLoop.ts): claims the free slots in one batch per queue that may
+ *   have work (for short jobs the next batch while this one runs), and sleeps until a
+ *   wake-up, the next known run-at, or the jittered poll delay;
+ * - running jobs (jobRunner.ts): without a fiber of their own unless their handler returns
+ *   an Effect; one deadline sweeper stops overdue jobs (a timer per job costs more than the job);
+ * - recording outcomes (recorder.ts): a completion flusher that writes finished jobs in batches;
+ * - maintenance (maintenance.ts): lease renewal (batched), the expired-lease recovery sweep,
+ *   the heartbeat; and the cancel listener here.
  * Closing the worker's scope shuts it down gracefully: stop claiming, let running
  * jobs finish within the grace period, then interrupt and requeue the rest.
  */
