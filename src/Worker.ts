@@ -17,7 +17,6 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -29,7 +28,7 @@ import { InvalidOptions } from "./Errors.js"
 import type * as Handler from "./Handler.js"
 import * as ClaimLoop from "./internal/claimLoop.js"
 import { ClaimPolicy } from "./internal/claimPolicy.js"
-import { messageOf, seconds } from "./internal/errorText.js"
+import { messageOf } from "./internal/errorText.js"
 import { JobRunner, jobKey } from "./internal/jobRunner.js"
 import { LeaseBook } from "./internal/leaseBook.js"
 import { heartbeat, type MaintenanceContext, recoverStalled, renewLeases } from "./internal/maintenance.js"
@@ -37,7 +36,7 @@ import { Outage } from "./internal/outage.js"
 import { queueOrder } from "./internal/queueOrder.js"
 import { looksLikeOldWeight, parseQueue } from "./internal/queueSpec.js"
 import { Recorder } from "./internal/recorder.js"
-import { groupByQueue } from "./internal/timing.js"
+import { shutdown } from "./internal/shutdown.js"
 import { registry } from "./internal/registry.js"
 import { JobRef } from "./Job.js"
 import { JobStore, type WorkerInfo } from "./JobStore.js"
@@ -84,10 +83,6 @@ export class Worker extends Context.Tag("rrq/Worker")<Worker, WorkerShape>() {}
 
 export { parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 
-/** After the grace, how long shutdown keeps trying to record outcomes before giving them up. */
-const SHUTDOWN_DRAIN_MS = 5_000
-/** The same while Redis is known to be unreachable. */
-const OUTAGE_DRAIN_MS = 1_000
 
 
 const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
@@ -170,7 +165,7 @@ export const make = <R = never>(
       fork: runFork,
       forkRecording: recordFork
     })
-    const { running, buffered } = runner
+    const { running } = runner
 
     // --- the claim loop (internal/claimLoop.ts) -------------------------------
 
@@ -235,9 +230,6 @@ export const make = <R = never>(
     yield* background("recovery", recoverStalled(maintenance))
     yield* background("heartbeat", heartbeat(maintenance))
 
-    /** Until no job runs and every completion is recorded. */
-    const idle = () => running.size === 0 && recorder.idle
-
     const awaitIdle = Effect.gen(function*() {
       while (running.size > 0) yield* runner.slotFreed.wait
       yield* recorder.drained
@@ -263,54 +255,23 @@ export const make = <R = never>(
     )
 
     // Registered last, so it runs first when the scope closes, while the flusher,
-    // lease renewal and sweeper are still alive.
+    // lease renewal and sweeper are still alive (internal/shutdown.ts).
     yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        runner.stopping = true
-        yield* Fiber.interrupt(loopFiber)
-        // a claim in flight is not interrupted: its jobs land in `buffered`, requeued next
-        const inFlight = claims.inFlight()
-        if (inFlight !== undefined) yield* Fiber.await(inFlight)
-        // jobs claimed ahead never started: straight back to pending
-        for (const [queue, jobs] of groupByQueue(buffered.splice(0))) {
-          yield* store.requeue(queue, jobs.map((j) => ({ id: j.id, token: j.leaseToken }))).pipe(
-            Effect.tap((ok) => Effect.sync(() => (counts.requeued += ok.filter(Boolean).length))),
-            Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: requeue of claimed jobs failed (their leases will expire): ${messageOf(e)}`))
-          )
-        }
-        if (running.size > 0) {
-          yield* Effect.logInfo(
-            `Worker ${id}: stopping; waiting up to ${seconds(settings.shutdownGraceMs)} for ${running.size} running job(s)`
-          )
-          // Finalizers are uninterruptible, and an interruptible race here would be cut short by
-          // the very interruption that is closing the scope: poll instead.
-          const graceEnd = monotonicMs() + settings.shutdownGraceMs
-          while (running.size > 0 && monotonicMs() < graceEnd && !(yield* Deferred.isDone(skipGrace))) {
-            yield* Effect.sleep(20)
-          }
-        }
-        for (const entry of running.values()) runner.stop(entry, "shutdown")
-        // outcomes not yet written get a bounded drain (shorter while Redis is known to be
-        // away), then are given up
-        const drainStart = monotonicMs()
-        while (!idle() && !(yield* Deferred.isDone(skipGrace))) {
-          const waited = monotonicMs() - drainStart
-          if (waited >= SHUTDOWN_DRAIN_MS || (outage.known && waited >= OUTAGE_DRAIN_MS)) break
-          yield* Effect.sleep(20)
-        }
-        if (!idle()) {
-          yield* Fiber.interrupt(flusher)
-          runner.unrecorded += recorder.giveUp()
-          yield* FiberSet.clear(recording)
-        }
-        yield* awaitIdle
-        if (runner.unrecorded > 0) {
-          yield* Effect.logWarning(
-            `Worker ${id}: stopped with ${runner.unrecorded} outcome(s) not recorded (Redis unreachable); their leases expire and those jobs run again`
-          )
-        }
-        // interruptible, or the timeout could not cut it short inside this finalizer
-        yield* Effect.interruptible(store.removeHeartbeat(id)).pipe(Effect.timeout(500), Effect.ignore)
+      shutdown({
+        workerId: id,
+        settings,
+        store,
+        runner,
+        recorder,
+        outage,
+        counts,
+        now: monotonicMs,
+        loop: loopFiber,
+        claimInFlight: claims.inFlight,
+        flusher,
+        recording,
+        skipGrace,
+        awaitIdle
       })
     )
 
