@@ -483,6 +483,21 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     // Subscribing can fail while Redis is away; the caller then falls back to its poll delay.
     const subscribe = (channel: string) => Effect.asVoid(subscribeAll([channel]))
 
+    /**
+     * Subscribes the channels in one SUBSCRIBE. When that fails (Redis away), keeps trying
+     * every 500 ms in the scope and calls `late` once it got through: messages sent
+     * meanwhile were missed.
+     */
+    const subscribeRetrying = (list: ReadonlyArray<string>, late: () => void) =>
+      Effect.flatMap(subscribeAll(list), (ok) =>
+        ok ? Effect.void : Effect.asVoid(Effect.forkScoped(
+          subscribeAll(list).pipe(
+            Effect.delay(Duration.millis(500)),
+            Effect.repeat({ until: (done) => done }),
+            Effect.zipRight(Effect.sync(late))
+          )
+        )))
+
     const onWake: JobStoreShape["onWake"] = (qs, f) =>
       Effect.gen(function*() {
         const all = () => qs.forEach((q) => f(q, 0))
@@ -497,16 +512,8 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
               stops.forEach((stop) => stop())
             })
         )
-        const list = qs.map((q) => keys.queue(q).wake)
-        if (yield* subscribeAll(list)) return
-        // Redis away: keep trying; once subscribed, wake-ups sent meanwhile may have been missed
-        yield* Effect.forkScoped(
-          subscribeAll(list).pipe(
-            Effect.delay(Duration.millis(500)),
-            Effect.repeat({ until: (ok) => ok }),
-            Effect.zipRight(Effect.sync(all))
-          )
-        )
+        // once subscribed after a failure, wake-ups sent meanwhile may have been missed
+        yield* subscribeRetrying(qs.map((q) => keys.queue(q).wake), all)
       })
 
     const finishedSignal: JobStoreShape["finishedSignal"] = (ref) =>
@@ -521,32 +528,17 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
         return Deferred.await(d)
       })
 
-    // Not subscribed (Redis away at start): tried again every second, or cancels would only
-    // be noticed through lease renewal.
-    const subscribeUntilActive = (channel: string) =>
-      Effect.zipRight(
-        subscribe(channel),
-        Effect.suspend(() =>
-          channels.active.has(channel)
-            ? Effect.void
-            : Effect.forkScoped(
-              Effect.zipRight(Effect.sleep(1_000), subscribe(channel)).pipe(
-                Effect.repeat({ until: () => channels.active.has(channel) })
-              )
-            )
-        )
-      )
-
     const onCancel: JobStoreShape["onCancel"] = (qs, f) =>
-      Effect.forEach(qs, (queue) => {
-        const channel = keys.queue(queue).cancel
-        return subscribeUntilActive(channel).pipe(
-          Effect.zipRight(Effect.acquireRelease(
-            Effect.sync(() => channels.listen(channel, (id) => f(new JobRef({ queue, id })))),
-            (stop) => Effect.sync(stop)
-          ))
+      Effect.gen(function*() {
+        yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            qs.map((queue) => channels.listen(keys.queue(queue).cancel, (id) => f(new JobRef({ queue, id }))))
+          ),
+          (stops) => Effect.sync(() => stops.forEach((stop) => stop()))
         )
-      }, { discard: true })
+        // not subscribed, cancels would only be noticed through lease renewal
+        yield* subscribeRetrying(qs.map((q) => keys.queue(q).cancel), () => undefined)
+      })
 
     const heartbeat: JobStoreShape["heartbeat"] = (info, ttlMs) =>
       use((r) => r.set(keys.worker(info.id), JSON.stringify(info), "PX", Math.max(1, Math.round(ttlMs)))).pipe(
