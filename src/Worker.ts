@@ -8,11 +8,11 @@
  *   an Effect; one deadline sweeper stops overdue jobs (a timer per job costs more than the job);
  * - recording outcomes (recorder.ts): a completion flusher that writes finished jobs in batches;
  * - maintenance (maintenance.ts): lease renewal (batched), the expired-lease recovery sweep,
- *   the heartbeat; and the cancel listener here.
+ *   the heartbeat; the cancel listener stops or drops the job it names (jobRunner.ts);
+ * - the options, checked before anything starts (workerOptions.ts).
  * Closing the worker's scope shuts it down gracefully: stop claiming, let running
  * jobs finish within the grace period, then interrupt and requeue the rest.
  */
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -22,24 +22,19 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import { hostname } from "node:os"
-import { randomBytes } from "node:crypto"
 import * as Client from "./Client.js"
 import { InvalidOptions } from "./Errors.js"
 import type * as Handler from "./Handler.js"
 import * as ClaimLoop from "./internal/claimLoop.js"
 import { ClaimPolicy } from "./internal/claimPolicy.js"
-import { messageOf } from "./internal/errorText.js"
-import { JobRunner, jobKey } from "./internal/jobRunner.js"
+import { JobRunner } from "./internal/jobRunner.js"
 import { LeaseBook } from "./internal/leaseBook.js"
-import { heartbeat, type MaintenanceContext, recoverStalled, renewLeases } from "./internal/maintenance.js"
+import { background, startMaintenance } from "./internal/maintenance.js"
 import { Outage } from "./internal/outage.js"
-import { queueOrder } from "./internal/queueOrder.js"
-import { looksLikeOldWeight, parseQueue } from "./internal/queueSpec.js"
 import { Recorder } from "./internal/recorder.js"
 import { shutdown } from "./internal/shutdown.js"
-import { registry } from "./internal/registry.js"
-import { JobRef } from "./Job.js"
-import { JobStore, type WorkerInfo } from "./JobStore.js"
+import { newWorkerId, resolveOptions, type ResolvedOptions } from "./internal/workerOptions.js"
+import { JobStore, type JobStoreShape, type WorkerInfo } from "./JobStore.js"
 import { RetryPolicy } from "./Retry.js"
 import * as Retry from "./Retry.js"
 import { RrqSettings, type Settings } from "./Settings.js"
@@ -83,10 +78,6 @@ export class Worker extends Context.Tag("rrq/Worker")<Worker, WorkerShape>() {}
 
 export { parseQueue, type QueueWeight } from "./internal/queueSpec.js"
 
-
-
-const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`
-
 /**
  * Starts a worker in the current scope and returns its handle. Closing the
  * scope shuts it down gracefully.
@@ -97,58 +88,43 @@ export const make = <R = never>(
   Effect.gen(function*() {
     const settings: Settings = yield* RrqSettings
     const store = yield* JobStore
+    const { burst, concurrency, handlers, id, nextOrder, queues } = yield* resolveOptions(options, settings)
+    // every log line of the worker's fibers (and its handlers') carries the worker id as a field
+    return yield* Effect.annotateLogs(start<R>({ settings, store, id, queues, concurrency, handlers, nextOrder, burst }), "workerId", id)
+  })
+
+interface StartContext<R> extends ResolvedOptions<R> {
+  readonly settings: Settings
+  readonly store: JobStoreShape
+}
+
+const start = <R>(
+  { burst, concurrency, handlers, id, nextOrder, queues, settings, store }: StartContext<R>
+): Effect.Effect<WorkerShape, never, RrqSettings | JobStore | Scope.Scope | R> =>
+  Effect.gen(function*() {
     // A RetryPolicy in the context wins; otherwise RRQ's exponential backoff from the settings.
     const retryPolicy = Option.getOrElse(yield* Effect.serviceOption(RetryPolicy), () =>
       Retry.fromSchedule(
         Retry.exponential({ base: settings.retryBaseMs, max: settings.retryMaxMs, jitter: settings.retryJitter })
       ))
-    const client = yield* Client.make.pipe(Effect.provideService(RrqSettings, settings), Effect.provideService(JobStore, store))
-    const handlers = yield* Effect.try({
-      try: () => registry(options.handlers),
-      catch: (e) => e instanceof InvalidOptions ? e : new InvalidOptions({ message: `handlers: ${messageOf(e)}` })
-    })
-    const specs = yield* Effect.forEach(options.queues ?? [settings.defaultQueue], (s) => parseQueue(s))
-    for (const q of specs) {
-      if (looksLikeOldWeight(q.name)) {
-        yield* Effect.logWarning(
-          `Worker: serving queue '${q.name}' (a name with a colon); weights are written 'name,weight' since 0.2.0, so for a weight write '${q.name.replace(/:(?=[^:]*$)/, ",")}'`
-        )
-      }
-    }
-    if (specs.length === 0) return yield* new InvalidOptions({ message: "queues must name at least one queue" })
-    const queues = specs.map((q) => q.name)
-    const concurrency = options.concurrency ?? settings.concurrency
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      return yield* new InvalidOptions({ message: `concurrency must be an integer ≥ 1, got ${concurrency}` })
-    }
-    const id = options.workerId ?? newWorkerId()
-    const nextOrder = queueOrder(specs, options.strictOrder ?? false)
+    const client = yield* Client.make
     const startedAt = yield* Clock.currentTimeMillis
     const clock = yield* Effect.clock
     // for durations (timeouts, lease ages): immune to wall-clock jumps
-    const monotonicMs = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+    const now = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
     // Fibers forked from callbacks (handlers' Effects, timers, logs) belong to the worker's
     // scope: started as synchronously as Runtime.runFork, interrupted if still running when
     // the scope closes (after the graceful shutdown below, whose finalizer runs first).
-    const runFork = yield* FiberSet.runtime(yield* FiberSet.make<unknown, unknown>())<R>()
+    const fork = yield* FiberSet.runtime(yield* FiberSet.make<unknown, unknown>())<R>()
     // the fibers recording non-success outcomes: shutdown gives them up when Redis is away
     const recording = yield* FiberSet.make<unknown, never>()
-    const recordFork = yield* FiberSet.runtime(recording)<never>()
+    const forkRecording = yield* FiberSet.runtime(recording)<never>()
 
     const policy = new ClaimPolicy(concurrency)
     const leases = new LeaseBook(settings.leaseMs)
     const counts = { claimed: 0, completed: 0, retried: 0, failed: 0, requeued: 0, lost: 0 }
-    const skipGrace = yield* Deferred.make<void>()
-    const finished = yield* Deferred.make<void>()
-
-    // --- recording outcomes -------------------------------------------------
-
-    const outage = new Outage(id)
-    const reportFailure = (what: string, e: unknown) => outage.report(what, e)
-    const recorder = new Recorder({ workerId: id, store, retryPolicy, counts, outage, stopping: () => runner.stopping })
-
-    // --- running jobs (internal/jobRunner.ts) ---------------------------------
-
+    const outage = new Outage()
+    const recorder = new Recorder({ store, retryPolicy, counts, outage, stopping: () => runner.stopping })
     const runner: JobRunner<R> = new JobRunner<R>({
       workerId: id,
       concurrency,
@@ -157,105 +133,65 @@ export const make = <R = never>(
       handlers,
       client,
       clock,
-      now: monotonicMs,
+      now,
       policy,
       leases,
       recorder,
       counts,
-      fork: runFork,
-      forkRecording: recordFork
+      fork,
+      forkRecording
     })
-    const { running } = runner
-
-    // --- the claim loop (internal/claimLoop.ts) -------------------------------
-
     const claims = ClaimLoop.make<R>({
       workerId: id,
       queues,
       settings,
       store,
-      burst: options.burst ?? false,
+      burst,
       nextOrder,
       policy,
       leases,
       runner,
       counts,
       outage,
-      now: monotonicMs,
-      fork: runFork
+      now,
+      fork
     })
 
-    // --- background fibers --------------------------------------------------
-
-    const info = (status: WorkerInfo["status"]) =>
-      Effect.map(Clock.currentTimeMillis, (now): WorkerInfo => ({
-        id,
-        pid: process.pid,
-        host: hostname(),
-        queues,
-        concurrency,
-        active: running.size,
-        status,
-        startedAt,
-        lastBeat: now
-      }))
-
-    const maintenance: MaintenanceContext = {
-      workerId: id,
+    yield* store.onCancel(queues, (ref) => runner.cancelHeard(ref.queue, ref.id))
+    // wake-ups: the claim loop claims the queue they name (at once, or at the run-at they say)
+    yield* store.onWake(queues, claims.heard)
+    const flusher = yield* background("completion-flusher", recorder.flusher)
+    yield* background("deadline-sweep", runner.sweepDeadlines)
+    const info = { id, pid: process.pid, host: hostname(), queues, concurrency, startedAt }
+    yield* startMaintenance({
       queues,
       settings,
       store,
       leases,
-      now: monotonicMs,
+      now,
       held: () => runner.heldLeases(),
-      info: Effect.suspend(() => info(runner.stopping ? "stopping" : "running")),
-      reportFailure
-    }
-
-    yield* store.onCancel(queues, (ref: JobRef) => {
-      const key = jobKey(ref.queue, ref.id)
-      const entry = running.get(key)
-      if (entry) return runner.stop(entry, "cancel")
-      runner.drop(ref.queue, ref.id)
-      leases.cancelledBeforeHeld(key, monotonicMs())
+      info: Effect.map(Clock.currentTimeMillis, (lastBeat): WorkerInfo => ({
+        ...info,
+        active: runner.running.size,
+        status: runner.stopping ? "stopping" : "running",
+        lastBeat
+      })),
+      reportFailure: (what, e) => outage.report(what, e)
     })
-    // wake-ups: the claim loop claims the queue they name (at once, or at the run-at they say)
-    yield* store.onWake(queues, claims.heard)
-    // each loop's log lines carry the worker and the loop as fields (JSON logs, later)
-    const background = <A, E>(loop: string, effect: Effect.Effect<A, E, never>) =>
-      Effect.forkScoped(Effect.annotateLogs(effect, { workerId: id, loop }))
-    const flusher = yield* background("completion-flusher", recorder.flusher)
-    yield* background("lease-renewal", renewLeases(maintenance))
-    yield* background("deadline-sweep", runner.sweepDeadlines)
-    yield* background("recovery", recoverStalled(maintenance))
-    yield* background("heartbeat", heartbeat(maintenance))
 
+    const finished = yield* Deferred.make<void>()
     const awaitIdle = Effect.gen(function*() {
-      while (running.size > 0) yield* runner.slotFreed.wait
+      while (runner.running.size > 0) yield* runner.slotFreed.wait
       yield* recorder.drained
     })
-
-    // The claim loop is supervised: a defect is logged and the loop restarts.
-    const supervised: Effect.Effect<void, never, R> = claims.loop.pipe(
-      Effect.catchAllCause((cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? Effect.interrupt
-          : Effect.logError(`Worker ${id}: claim loop crashed; restarting`, cause).pipe(
-            Effect.zipRight(Effect.sleep(1_000)),
-            Effect.zipRight(Effect.suspend(() => supervised))
-          )
-      )
-    )
-    const loopFiber = yield* Effect.forkScoped(
-      supervised.pipe(
-        Effect.zipRight(awaitIdle),
-        Effect.zipRight(Deferred.succeed(finished, undefined)),
-        Effect.annotateLogs({ workerId: id, loop: "claim" })
-      )
+    const loop = yield* background(
+      "claim",
+      ClaimLoop.supervised(claims.loop).pipe(Effect.zipRight(awaitIdle), Effect.zipRight(Deferred.succeed(finished, undefined)))
     )
 
     // Registered last, so it runs first when the scope closes, while the flusher,
     // lease renewal and sweeper are still alive (internal/shutdown.ts).
+    const skipGrace = yield* Deferred.make<void>()
     yield* Effect.addFinalizer(() =>
       shutdown({
         workerId: id,
@@ -265,14 +201,14 @@ export const make = <R = never>(
         recorder,
         outage,
         counts,
-        now: monotonicMs,
-        loop: loopFiber,
+        now,
+        loop,
         claimInFlight: claims.inFlight,
         flusher,
         recording,
         skipGrace,
         awaitIdle
-      })
+      }).pipe(Effect.annotateLogs("workerId", id))
     )
 
     yield* Effect.logInfo(`Worker ${id} started: queues ${queues.join(", ")}, concurrency ${concurrency}`)
@@ -281,7 +217,7 @@ export const make = <R = never>(
       id,
       queues,
       counts: Effect.sync(() => ({ ...counts })),
-      active: Effect.sync(() => running.size),
+      active: Effect.sync(() => runner.running.size),
       done: Deferred.await(finished),
       skipGrace: Deferred.succeed(skipGrace, undefined).pipe(Effect.asVoid)
     } satisfies WorkerShape

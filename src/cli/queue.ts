@@ -1,6 +1,7 @@
 /** `rrq queue ...`: list, stats (optionally watched), inspect. */
 import { Args, Command, Options } from "@effect/cli"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as Option from "effect/Option"
 import { JobStore, type QueueStats } from "../JobStore.js"
 import * as Common from "./common.js"
@@ -55,8 +56,7 @@ const stats = Command.make(
         // a watch survives a Redis restart: it says so and keeps refreshing
         yield* once.pipe(
           Effect.catchAll((e) => Common.print(`${new Date().toISOString()} ${e.message}; retrying`)),
-          Effect.zipRight(Effect.sleep(interval)),
-          Effect.forever
+          Effect.repeat(Schedule.spaced(interval))
         )
       }))
     })

@@ -5,10 +5,12 @@
  * tuned to the fiber hop (docs/performance.md, pickup). One closure: the claim round, the idle
  * wait and the loop share the claim in flight and the idle backoff.
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Schedule from "effect/Schedule"
 import type { JobStoreError } from "../Errors.js"
 import type { JobStoreShape } from "../JobStore.js"
 import type { Settings } from "../Settings.js"
@@ -130,46 +132,18 @@ export const make = <R>(ctx: ClaimLoopContext<R>): ClaimLoop => {
     return runner.stopping ? 0 : policy.claimable(running.size + buffered.length)
   }
 
-  // Waits for a wake-up or the timer, then claims at once (as `claiming`, which the
-  // loop joins when it resumes). A wake-up claims in the very fiber that waited for it,
-  // and resumes the loop (and stops the timer) only once the jobs it got have started:
-  // going back through the loop first cost ~0.3 ms of pickup, a fiber hop ~0.05 ms, the
-  // loop's and the timer's work while the claim was out ~0.1 ms, starting the jobs from
-  // the loop after the reply ~0.15 ms (docs/performance.md, pickup). The timer's claim is
-  // the safety-net poll when `sweep`.
+  // An idle wait: a wake-up claims in the fiber that waited for it (as `claiming`, which the
+  // loop joins when it resumes) and resumes the loop once the jobs it got have started; the
+  // timer's claim is the safety-net poll when `sweep` (wakeOrTimer, below).
   const idleWait = (woken: Effect.Effect<void>, ms: number, sweep: boolean) =>
-    Effect.async<void>((resume) => {
-      let settled = false
-      let timer: Fiber.RuntimeFiber<void> | undefined
-      const waker = runFork(Effect.zipRight(
-        woken,
-        Effect.withFiberRuntime<Round, JobStoreError>((fiber) => {
-          settled = true
-          const done = Effect.sync(() => {
-            timer?.unsafeInterruptAsFork(FiberId.none)
-            resume(Effect.void)
-          })
-          const free = claimable()
-          if (free === 0) return Effect.as(done, { claimed: 0 })
-          claiming = fiber as Fiber.RuntimeFiber<Round, JobStoreError>
-          return Effect.ensuring(claimNow(free), done)
-        })
-      ))
-      if (settled) return // the wake-up had come already
-      timer = runFork(Effect.sleep(ms))
-      timer.addObserver(() => {
-        if (settled) return
-        settled = true
-        waker.unsafeInterruptAsFork(FiberId.none)
-        const free = claimable()
-        if (free > 0) claiming = runFork(claimNow(free, sweep))
-        resume(Effect.void)
-      })
-      return Effect.sync(() => {
-        settled = true
-        waker.unsafeInterruptAsFork(FiberId.none)
-        timer?.unsafeInterruptAsFork(FiberId.none)
-      })
+    wakeOrTimer(runFork, woken, ms, (fiber, resume) => {
+      const free = claimable()
+      if (free === 0) return resume
+      claiming = fiber as Fiber.RuntimeFiber<Round, JobStoreError>
+      return Effect.ensuring(claimNow(free), resume)
+    }, () => {
+      const free = claimable()
+      if (free > 0) claiming = runFork(claimNow(free, sweep))
     })
 
   let idleRounds = 0
@@ -215,13 +189,7 @@ export const make = <R>(ctx: ClaimLoopContext<R>): ClaimLoop => {
       if (untilDue <= 0) continue
       const busy = running.size > 0 || buffered.length > 0
       if (ctx.burst && !busy) return
-      // Enqueues, retries and recoveries publish wake-ups, so the poll is only a safety net:
-      // while a worker stays idle it doubles, up to 1 s, and claims one queue in turn (an idle
-      // worker costs ~4 Redis commands/s with 1 queue, ~6 with 500: docs/reliability.md).
-      const pollMs = jittered(
-        Math.min(settings.pollDelayMs * 2 ** Math.min(idleRounds++, 10), Math.max(settings.pollDelayMs, 1_000)),
-        settings.pollJitter
-      )
+      const pollMs = idlePollMs(settings, idleRounds++)
       const sweep = pollMs < untilDue
       // at least 1 ms: a job due later than now (even by a fraction) must not spin the loop
       const waitMs = Math.max(1, Math.ceil(Math.min(pollMs, untilDue)))
@@ -243,3 +211,69 @@ export const make = <R>(ctx: ClaimLoopContext<R>): ClaimLoop => {
     inFlight: () => claiming
   }
 }
+
+/**
+ * Enqueues, retries and recoveries publish wake-ups, so the poll is only a safety net: while a
+ * worker stays idle it doubles, up to 1 s, and claims one queue in turn (an idle worker costs
+ * ~4 Redis commands/s with 1 queue, ~6 with 500: docs/reliability.md).
+ */
+const idlePollMs = (settings: Settings, idleRounds: number): number =>
+  jittered(
+    Math.min(settings.pollDelayMs * 2 ** Math.min(idleRounds, 10), Math.max(settings.pollDelayMs, 1_000)),
+    settings.pollJitter
+  )
+
+/**
+ * Waits for `woken` or `ms`, whichever comes first. On a wake-up, `onWake` runs in the very
+ * fiber that waited for it and gets the effect that resumes the waiter (and stops the timer),
+ * to run once its claim's jobs have started: going back through the loop first cost ~0.3 ms
+ * of pickup, a fiber hop ~0.05 ms, the loop's and the timer's work while the claim was out
+ * ~0.1 ms, starting the jobs from the loop after the reply ~0.15 ms (docs/performance.md,
+ * pickup). On the timer, `onTimer` runs and the waiter resumes at once.
+ */
+const wakeOrTimer = <R>(
+  fork: ClaimLoopContext<R>["fork"],
+  woken: Effect.Effect<void>,
+  ms: number,
+  onWake: (self: Fiber.RuntimeFiber<unknown, unknown>, resume: Effect.Effect<void>) => Effect.Effect<unknown, unknown>,
+  onTimer: () => void
+): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    let settled = false
+    let timer: Fiber.RuntimeFiber<void> | undefined
+    const waker = fork(Effect.zipRight(
+      woken,
+      Effect.withFiberRuntime<unknown, unknown>((fiber) => {
+        settled = true
+        return onWake(fiber, Effect.sync(() => {
+          timer?.unsafeInterruptAsFork(FiberId.none)
+          resume(Effect.void)
+        }))
+      })
+    ))
+    if (settled) return // the wake-up had come already
+    timer = fork(Effect.sleep(ms))
+    timer.addObserver(() => {
+      if (settled) return
+      settled = true
+      waker.unsafeInterruptAsFork(FiberId.none)
+      onTimer()
+      resume(Effect.void)
+    })
+    return Effect.sync(() => {
+      settled = true
+      waker.unsafeInterruptAsFork(FiberId.none)
+      timer?.unsafeInterruptAsFork(FiberId.none)
+    })
+  })
+
+/** The claim loop, restarted 1 s after a defect (logged); interruption ends it. */
+export const supervised = <R>(loop: Effect.Effect<void, never, R>): Effect.Effect<void, never, R> =>
+  loop.pipe(
+    Effect.sandbox,
+    Effect.tapError((cause) =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("Claim loop crashed; restarting", cause)
+    ),
+    Effect.retry({ schedule: Schedule.spaced(1_000), while: (cause) => !Cause.isInterruptedOnly(cause) }),
+    Effect.unsandbox
+  )

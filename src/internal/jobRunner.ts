@@ -22,7 +22,7 @@ import type { Held } from "./maintenance.js"
 import { outcomeOf, type StopReason } from "./outcome.js"
 import type { Recorder } from "./recorder.js"
 import { Signal } from "./Signal.js"
-import { groupByQueue } from "./timing.js"
+import { afterReturnedDelay, groupByQueue } from "./timing.js"
 
 /** One attempt in a slot. */
 export interface Running {
@@ -99,6 +99,15 @@ export class JobRunner<R> {
     else if (entry.handler !== undefined) this.settle(entry, Exit.interrupt(FiberId.none))
   }
 
+  /** A cancel heard for a job: stopped if it runs, dropped if claimed ahead, remembered if its claim is still on its way. */
+  cancelHeard(queue: string, jobId: string): void {
+    const key = jobKey(queue, jobId)
+    const entry = this.running.get(key)
+    if (entry) return this.stop(entry, "cancel")
+    this.drop(queue, jobId)
+    this.ctx.leases.cancelledBeforeHeld(key, this.ctx.now())
+  }
+
   /** A job claimed ahead that will not run here (cancelled, or its lease lost). */
   drop(queue: string, jobId: string): void {
     const i = this.buffered.findIndex((j) => j.queue === queue && j.id === jobId)
@@ -126,16 +135,16 @@ export class JobRunner<R> {
    * answers "lost", and the job is left to its new holder).
    */
   giveBack(jobs: ReadonlyArray<ClaimedJob>, why: string): void {
-    const { counts, settings, store, workerId } = this.ctx
+    const { counts, settings, store } = this.ctx
     counts.lost += jobs.length
     this.ctx.fork(
-      Effect.logWarning(`Worker ${workerId}: not starting ${jobs.length} job(s): ${why} (lease ${seconds(settings.leaseMs)})`).pipe(
+      Effect.logWarning(`Worker not starting ${jobs.length} job(s): ${why} (lease ${seconds(settings.leaseMs)})`).pipe(
         Effect.zipRight(Effect.forEach(
           groupByQueue(jobs),
           ([queue, js]) => store.requeue(queue, js.map((j) => ({ id: j.id, token: j.leaseToken }))),
           { discard: true }
         )),
-        Effect.catchAll((e) => Effect.logWarning(`Worker ${workerId}: handing back jobs failed (their leases will expire): ${messageOf(e)}`))
+        Effect.catchAll((e) => Effect.logWarning(`Handing back jobs failed (their leases will expire): ${messageOf(e)}`))
       )
     )
   }
@@ -150,18 +159,21 @@ export class JobRunner<R> {
     return held
   }
 
-  /** Stops overdue jobs: checks every 50 ms while jobs run, sleeps until the next job otherwise. */
-  get sweepDeadlines(): Effect.Effect<never> {
+  /** Stops overdue jobs: checks every 50 ms while jobs run, waits for the next job otherwise. */
+  get sweepDeadlines(): Effect.Effect<unknown> {
     const self = this
     return Effect.gen(function*() {
       const started = self.jobStarted.wait
-      if (self.running.size === 0) return yield* started
+      if (self.running.size === 0) {
+        yield* started
+        return 0
+      }
       const now = self.ctx.now()
       for (const entry of self.running.values()) {
         if (entry.stop === undefined && now >= entry.due) self.stop(entry, "timeout")
       }
-      yield* Effect.sleep(50)
-    }).pipe(Effect.forever)
+      return 50
+    }).pipe(Effect.repeat(afterReturnedDelay))
   }
 
   private timeoutOf(job: ClaimedJob, handler: Handler.Handler<R> | undefined): number {
@@ -282,7 +294,7 @@ export class JobRunner<R> {
     entry.settled = true
     const fiber = this.ctx.forkRecording(
       recording.pipe(
-        Effect.catchAllCause((cause) => Effect.logError(`Worker ${this.ctx.workerId}: job ${entry.job.id} could not be settled`, cause))
+        Effect.catchAllCause((cause) => Effect.logError(`Job ${entry.job.id} could not be settled`, cause))
       )
     )
     fiber.addObserver((exit) => {

@@ -3,14 +3,17 @@
  * notices a blocked event loop), the expired-lease recovery sweep, and the heartbeat.
  * They share nothing with the hot path but the lease book and the list of held jobs.
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { JobStoreError } from "../Errors.js"
 import type { ClaimedJob, JobStoreShape, WorkerInfo } from "../JobStore.js"
 import type { Settings } from "../Settings.js"
 import { seconds } from "./errorText.js"
 import type { LeaseBook } from "./leaseBook.js"
 import { Rotation } from "./queueBoard.js"
-import { groupByQueue, jittered } from "./timing.js"
+import { afterReturnedDelay, groupByQueue, jittered } from "./timing.js"
 
 /**
  * Every queue is swept for expired leases at least this often, whatever the lease index says:
@@ -26,7 +29,6 @@ export interface Held {
 }
 
 export interface MaintenanceContext {
-  readonly workerId: string
   readonly queues: ReadonlyArray<string>
   readonly settings: Settings
   readonly store: JobStoreShape
@@ -46,7 +48,7 @@ export interface MaintenanceContext {
  * late by more than a quarter of the lease, the event loop was blocked (a handler doing
  * CPU-bound work): said once per stall, since leases may have expired meanwhile.
  */
-export const renewLeases = (ctx: MaintenanceContext): Effect.Effect<never> => {
+export const renewLeases = (ctx: MaintenanceContext): Effect.Effect<unknown> => {
   const { leases, settings, store } = ctx
   const everyMs = Math.max(10, settings.leaseMs / 3)
   let dueAt = 0
@@ -54,7 +56,7 @@ export const renewLeases = (ctx: MaintenanceContext): Effect.Effect<never> => {
     const lateMs = dueAt === 0 ? 0 : ctx.now() - dueAt
     return lateMs > settings.leaseMs / 4
       ? Effect.logWarning(
-        `Worker ${ctx.workerId}: the event loop was blocked for ~${seconds(lateMs)} (lease ${seconds(settings.leaseMs)}): ` +
+        `The event loop was blocked for ~${seconds(lateMs)} (lease ${seconds(settings.leaseMs)}): ` +
           `leases were renewed late, and a job whose lease expired meanwhile may run again elsewhere. ` +
           `Keep CPU-bound work off the event loop (a worker thread, a child process) or raise leaseMs`
       )
@@ -72,13 +74,8 @@ export const renewLeases = (ctx: MaintenanceContext): Effect.Effect<never> => {
   return renew.pipe(
     // a failed renewal is tried again soon: the leases are running out
     Effect.catchAll((e) => Effect.as(ctx.reportFailure("lease renewal", e), Math.min(everyMs, 1_000))),
-    Effect.flatMap((ms) =>
-      Effect.suspend(() => {
-        dueAt = ctx.now() + ms
-        return Effect.sleep(ms)
-      })
-    ),
-    Effect.forever
+    Effect.tap((ms) => void (dueAt = ctx.now() + ms)),
+    Effect.repeat(afterReturnedDelay)
   )
 }
 
@@ -88,7 +85,7 @@ export const renewLeases = (ctx: MaintenanceContext): Effect.Effect<never> => {
  * says may hold an expired lease (one call for all of them), plus a few in turn, so that every
  * queue is still swept within RECOVERY_BACKSTOP_MS if the index missed a lease.
  */
-export const recoverStalled = (ctx: MaintenanceContext): Effect.Effect<never> => {
+export const recoverStalled = (ctx: MaintenanceContext): Effect.Effect<unknown> => {
   const { queues, settings, store } = ctx
   const backstop = new Rotation(queues)
   const backstopSize = Math.max(1, Math.ceil((queues.length * settings.recoverIntervalMs) / RECOVERY_BACKSTOP_MS))
@@ -98,30 +95,39 @@ export const recoverStalled = (ctx: MaintenanceContext): Effect.Effect<never> =>
     const turn = backstop.take(backstopSize)
     return Effect.map(store.stalledQueues(queues), (stalled) => [...new Set([...stalled, ...turn])])
   })
-  const pause = Effect.suspend(() => Effect.sleep(jittered(settings.recoverIntervalMs, 0.5)))
   return Effect.gen(function*() {
-    if (sweptAll) yield* pause
     for (const queue of yield* targets) {
       const r = yield* store.recover(queue, { maxStalls: settings.maxStalls, limit: 1_000 })
       if (r.requeued.length > 0 || r.deadLettered.length > 0) {
         yield* Effect.logWarning(
-          `Worker ${ctx.workerId}: recovered ${r.requeued.length} job(s) with expired leases in '${queue}'` +
+          `Recovered ${r.requeued.length} job(s) with expired leases` +
             (r.deadLettered.length > 0 ? `, ${r.deadLettered.length} sent to the DLQ` : "")
-        )
+        ).pipe(Effect.annotateLogs("queue", queue))
       }
     }
     sweptAll = true
   }).pipe(
-    // after a failed first sweep, wait before the next try
-    Effect.catchAll((e) => Effect.zipRight(ctx.reportFailure("recovery sweep", e), sweptAll ? Effect.void : pause)),
-    Effect.forever
+    Effect.catchAll((e) => ctx.reportFailure("recovery sweep", e)),
+    // whole milliseconds, like every jittered wait (internal/timing.ts)
+    Effect.repeat(Schedule.addDelay(Schedule.forever, () => Duration.millis(jittered(settings.recoverIntervalMs, 0.5))))
   )
 }
 
 /** Writes the worker's heartbeat every `healthIntervalMs`, kept 10 s longer than that. */
-export const heartbeat = (ctx: MaintenanceContext): Effect.Effect<never> =>
+export const heartbeat = (ctx: MaintenanceContext): Effect.Effect<unknown> =>
   Effect.flatMap(ctx.info, (info) => ctx.store.heartbeat(info, ctx.settings.healthIntervalMs + 10_000)).pipe(
     Effect.catchAll((e) => ctx.reportFailure("heartbeat", e)),
-    Effect.zipRight(Effect.sleep(ctx.settings.healthIntervalMs)),
-    Effect.forever
+    Effect.repeat(Schedule.spaced(ctx.settings.healthIntervalMs))
   )
+
+/** Forks a worker's loop into the scope; its log lines carry the loop's name as a field. */
+export const background = <A, E>(loop: string, effect: Effect.Effect<A, E>) =>
+  Effect.forkScoped(Effect.annotateLogs(effect, "loop", loop))
+
+/** Starts lease renewal, the recovery sweep and the heartbeat. */
+export const startMaintenance = (ctx: MaintenanceContext): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.all([
+    background("lease-renewal", renewLeases(ctx)),
+    background("recovery", recoverStalled(ctx)),
+    background("heartbeat", heartbeat(ctx))
+  ], { discard: true })

@@ -9,8 +9,6 @@ import { messageOf } from "./errorText.js"
 export class Outage {
   private kind: "unreachable" | "out-of-memory" | undefined
 
-  constructor(private readonly workerId: string) {}
-
   /** Whether Redis is known to be away (or refusing writes) now. */
   get known(): boolean {
     return this.kind !== undefined
@@ -23,12 +21,12 @@ export class Outage {
         this.kind = "out-of-memory"
         // the claim and enqueue scripts are refused whole; the ones that finish or keep work are allowed
         return Effect.logError(
-          `Worker ${this.workerId}: Redis is out of memory (maxmemory reached): no new jobs are claimed until it has room; running jobs still finish and keep their leases`
+          `Redis is out of memory (maxmemory reached): no new jobs are claimed until it has room; running jobs still finish and keep their leases`
         )
       }
       this.kind = "unreachable"
-      if (e instanceof JobStoreError && e.reason === "evicting-redis") return Effect.logError(`Worker ${this.workerId}: ${e.message}`)
-      const line = `Worker ${this.workerId}: ${what} failed (${messageOf(e)}); retrying with backoff`
+      if (e instanceof JobStoreError && e.reason === "evicting-redis") return Effect.logError(e.message)
+      const line = `${what[0]!.toUpperCase()}${what.slice(1)} failed (${messageOf(e)}); retrying with backoff`
       // the RedisClient has already warned about the outage itself
       return e instanceof JobStoreError && e.cause instanceof RedisError ? Effect.logInfo(line) : Effect.logWarning(line)
     })
@@ -39,6 +37,6 @@ export class Outage {
     if (this.kind === undefined) return Effect.void
     const line = this.kind === "out-of-memory" ? "Redis accepts writes again" : "Redis reachable again"
     this.kind = undefined
-    return Effect.logInfo(`Worker ${this.workerId}: ${line}`)
+    return Effect.logInfo(line)
   }
 }

@@ -25,7 +25,6 @@ export interface OutcomeCounts {
 }
 
 export interface RecorderContext {
-  readonly workerId: string
   readonly store: JobStoreShape
   readonly retryPolicy: Retry.RetryPolicyShape
   readonly counts: OutcomeCounts
@@ -123,7 +122,7 @@ export class Recorder {
   private lost(ids: ReadonlyArray<string>, what: string): Effect.Effect<void> {
     this.ctx.counts.lost += ids.length
     return Effect.logWarning(
-      `Worker ${this.ctx.workerId}: ${ids.length} job(s) ${what} after their lease was lost (recovered by another run, or cancelled); ` +
+      `${ids.length} job(s) ${what} after their lease was lost (recovered by another run, or cancelled); ` +
         `nothing recorded: ${ids.slice(0, 10).join(", ")}${ids.length > 10 ? ", …" : ""}`
     )
   }

@@ -61,12 +61,12 @@ export const shutdown = <R>(ctx: ShutdownContext<R>): Effect.Effect<void> =>
     for (const [queue, jobs] of groupByQueue(runner.buffered.splice(0))) {
       yield* store.requeue(queue, jobs.map((j) => ({ id: j.id, token: j.leaseToken }))).pipe(
         Effect.tap((ok) => Effect.sync(() => (counts.requeued += ok.filter(Boolean).length))),
-        Effect.catchAll((e) => Effect.logWarning(`Worker ${id}: requeue of claimed jobs failed (their leases will expire): ${messageOf(e)}`))
+        Effect.catchAll((e) => Effect.logWarning(`Requeue of claimed jobs failed (their leases will expire): ${messageOf(e)}`))
       )
     }
     if (runner.running.size > 0) {
       yield* Effect.logInfo(
-        `Worker ${id}: stopping; waiting up to ${seconds(settings.shutdownGraceMs)} for ${runner.running.size} running job(s)`
+        `Worker stopping; waiting up to ${seconds(settings.shutdownGraceMs)} for ${runner.running.size} running job(s)`
       )
       const graceEnd = now() + settings.shutdownGraceMs
       yield* waitWhile(() => runner.running.size > 0 && now() < graceEnd, ctx.skipGrace)
@@ -87,7 +87,7 @@ export const shutdown = <R>(ctx: ShutdownContext<R>): Effect.Effect<void> =>
     yield* ctx.awaitIdle
     if (runner.unrecorded > 0) {
       yield* Effect.logWarning(
-        `Worker ${id}: stopped with ${runner.unrecorded} outcome(s) not recorded (Redis unreachable); their leases expire and those jobs run again`
+        `Worker stopped with ${runner.unrecorded} outcome(s) not recorded (Redis unreachable); their leases expire and those jobs run again`
       )
     }
     // interruptible, or the timeout could not cut it short inside this finalizer

@@ -1,4 +1,6 @@
-/** Small helpers the worker's loops share: jitter, error backoff, grouping by queue. */
+/** Small helpers the worker's loops share: jitter, error backoff, a loop's schedule, grouping by queue. */
+import * as Duration from "effect/Duration"
+import * as Schedule from "effect/Schedule"
 
 /** A duration with ± fraction of jitter, in whole milliseconds (a fractional sleep would put a TestClock between two integer run-ats). */
 export const jittered = (ms: number, fraction: number): number =>
@@ -17,3 +19,9 @@ export const groupByQueue = <A extends { readonly queue: string }>(items: Iterab
   }
   return groups
 }
+
+/** Repeats for ever, each time after the delay (ms) the loop's step returned: for loops whose pace depends on what they found. */
+export const afterReturnedDelay: Schedule.Schedule<number, number> = Schedule.addDelay(
+  Schedule.identity<number>(),
+  (ms) => Duration.millis(ms)
+)
