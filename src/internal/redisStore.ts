@@ -26,6 +26,7 @@ import type {
 import * as Keys from "../Keys.js"
 import { RedisClient } from "../Redis.js"
 import * as DlqChunks from "./dlqChunks.js"
+import { positionsByQueue } from "./newJob.js"
 import { Scripts } from "./scripts.js"
 import { RrqSettings, type Settings } from "../Settings.js"
 
@@ -267,13 +268,8 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
           const invalid = Job.validateNewJob(job, settings.maxPayloadBytes)
           if (invalid) return Effect.fail(invalid)
         }
-        // the jobs' positions, by queue (one script call per queue)
-        const byQueue = new Map<string, Array<number>>()
-        for (let i = 0; i < jobs.length; i++) {
-          const group = byQueue.get(jobs[i]!.queue)
-          if (group) group.push(i)
-          else byQueue.set(jobs[i]!.queue, [i])
-        }
+        // one script call per queue
+        const byQueue = positionsByQueue(jobs)
         const outcomes: Array<EnqueueOutcome> = jobs.map((j) => ({ _tag: "Created", id: j.id }))
         const sent = Effect.forEach(
           byQueue,
