@@ -24,6 +24,7 @@ import { RedisClient } from "../Redis.js"
 import * as DlqChunks from "./dlqChunks.js"
 import * as Channels from "./redis/channels.js"
 import type { RedisCtx } from "./redis/context.js"
+import { makeRun } from "./redis/evictionCheck.js"
 import { positionsByQueue } from "./newJob.js"
 import { Scripts } from "./scripts.js"
 import { RrqSettings, type Settings } from "../Settings.js"
@@ -114,47 +115,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     }
     /** The queue's keys, and the lease index for the scripts that keep it. */
     const keysWithIndex = (queue: string) => leaseIndex ? [...queueKeys(queue), keys.leases] : queueKeys(queue)
-    // An evicting Redis loses jobs silently (records, unique locks, idempotency keys,
-    // rrq:queues). Until one look at maxmemory-policy says noeviction, each script waits for
-    // that look; an evicting policy refuses them, unless allowEviction accepts the risk
-    // (then one warning). Looked at again while refused, so fixing the policy is enough.
-    let policyChecked = false
-    const checkPolicy: Effect.Effect<void, JobStoreError> = Effect.flatMap(
-      Effect.either(client.use((r) => r.info("memory"))),
-      (info) => {
-        // unreachable: the script call itself says so; no INFO permission: not checked
-        if (Either.isLeft(info)) {
-          if (!/NOPERM/.test(info.left.message)) return Effect.void
-          policyChecked = true
-          return Effect.logInfo(`Redis at ${client.displayUrl}: no permission for INFO; maxmemory-policy not checked`)
-        }
-        const policy = /maxmemory_policy:(\S+)/.exec(info.right)?.[1] ?? "noeviction"
-        if (policy === "noeviction") {
-          policyChecked = true
-          return Effect.void
-        }
-        const risk = `maxmemory-policy ${policy}: under memory pressure it evicts keys, and rrq would lose jobs, unique locks and idempotency keys without a trace`
-        if (settings.allowEviction) {
-          policyChecked = true
-          return Effect.logWarning(`Redis at ${client.displayUrl} has ${risk} (allowEviction accepts the risk)`)
-        }
-        return Effect.fail(
-          new JobStoreError({
-            message: `Redis at ${client.displayUrl} has ${risk}. Set maxmemory-policy noeviction, or the setting allowEviction (RRQ_ALLOW_EVICTION) to accept the risk`,
-            reason: "evicting-redis"
-          })
-        )
-      }
-    )
-    const run = (
-      name: Parameters<typeof scripts.run>[0],
-      queue: string,
-      args: ReadonlyArray<string | number>,
-      scriptKeys: ReadonlyArray<string> = queueKeys(queue)
-    ) => {
-      const call = Effect.mapError(scripts.run(name, scriptKeys, [keys.queue(queue).prefix, ...args]), JobStoreError.fromRedis)
-      return policyChecked ? call : Effect.zipRight(checkPolicy, call)
-    }
+    const run = makeRun({ settings, client, scripts, keys, queueKeys })
     const ctx: RedisCtx = { settings, client, scripts, keys, use, run, queueKeys }
     const signals = yield* Channels.make(ctx)
 
