@@ -7,13 +7,12 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
-import { CorruptedJob, DuplicateJob, JobNotFound, JobStoreError } from "../Errors.js"
+import { CorruptedJob, JobNotFound, JobStoreError } from "../Errors.js"
 import * as Job from "../Job.js"
 import type {
   CancelOutcome,
   ClaimedJob,
   DlqFilter,
-  EnqueueOutcome,
   JobStoreShape,
   Lease,
   RetryOutcome,
@@ -23,11 +22,11 @@ import * as Keys from "../Keys.js"
 import { RedisClient } from "../Redis.js"
 import * as DlqChunks from "./dlqChunks.js"
 import * as Channels from "./redis/channels.js"
+import * as Enqueue from "./redis/enqueue.js"
 import type { RedisCtx } from "./redis/context.js"
 import { makeRun } from "./redis/evictionCheck.js"
-import { positionsByQueue } from "./newJob.js"
 import { Scripts } from "./scripts.js"
-import { RrqSettings, type Settings } from "../Settings.js"
+import { RrqSettings } from "../Settings.js"
 
 const CLAIM_FIELDS = 9
 
@@ -47,52 +46,6 @@ const positive = (raw: unknown) => {
   return raw !== "" && n > 0 && Number.isFinite(n) ? n : undefined
 }
 
-/** Whether two jobs of a batch share every field the enqueue script takes once per shape. */
-const sameShape = (a: Job.NewJob, b: Job.NewJob) =>
-  a.functionName === b.functionName && a.maxRetries === b.maxRetries && a.timeoutMs === b.timeoutMs &&
-  a.resultTtlMs === b.resultTtlMs && a.runAt === b.runAt && a.delayMs === b.delayMs &&
-  a.uniqueKey === b.uniqueKey && a.idempotencyKey === b.idempotencyKey && a.traceContext === b.traceContext &&
-  (a.fresh === true) === (b.fresh === true)
-
-/**
- * The enqueue script's arguments: the fields jobs of a batch usually share
- * (function, options) go once per run of like jobs (a "shape"), each job sends
- * only its id and params (and its shape when there are several): 2 or 3 values
- * per job instead of 12, a fraction of what ioredis encodes and Redis parses.
- */
-const enqueueArgs = (settings: Settings, queue: string, group: ReadonlyArray<Job.NewJob>) => {
-  const shapeArgs: Array<string | number> = []
-  const shapeOf: Array<number> = []
-  let shapes = 0
-  let previous: Job.NewJob | undefined
-  for (const j of group) {
-    if (previous === undefined || !sameShape(previous, j)) {
-      shapes++
-      shapeArgs.push(
-        j.functionName,
-        j.maxRetries,
-        j.timeoutMs ?? "",
-        j.resultTtlMs,
-        j.runAt ?? "",
-        j.delayMs,
-        j.uniqueKey ?? "",
-        j.idempotencyKey ?? "",
-        j.traceContext ?? "",
-        j.fresh === true ? 1 : 0
-      )
-      previous = j
-    }
-    shapeOf.push(shapes)
-  }
-  const args = [queue, settings.uniqueLockTtlMs, settings.idempotencyTtlMs, group.length, shapes, ...shapeArgs]
-  // with one shape (the usual batch) the jobs' shape indexes are left out
-  for (let i = 0; i < group.length; i++) {
-    if (shapes === 1) args.push(group[i]!.id, group[i]!.params)
-    else args.push(group[i]!.id, group[i]!.params, shapeOf[i]!)
-  }
-  return args
-}
-
 export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings | Scripts | Scope.Scope> = Effect.gen(
   function*() {
     const settings = yield* RrqSettings
@@ -101,13 +54,6 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     const keys = Keys.make(settings.keyPrefix)
     // Store methods fail with the store-neutral JobStoreError, the RedisError as its cause.
     const use = <A>(f: Parameters<typeof client.use<A>>[0]) => Effect.mapError(client.use(f), JobStoreError.fromRedis)
-
-    const known = new Set<string>()
-    /** Registers a queue name once per process (rrq:queues is outside the queue's slot). */
-    const register = (queue: string) =>
-      known.has(queue)
-        ? Effect.void
-        : use((r) => r.sadd(keys.queues, queue)).pipe(Effect.tap(() => Effect.sync(() => known.add(queue))))
 
     const queueKeys = (queue: string) => {
       const k = keys.queue(queue)
@@ -118,44 +64,6 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     const run = makeRun({ settings, client, scripts, keys, queueKeys })
     const ctx: RedisCtx = { settings, client, scripts, keys, use, run, queueKeys }
     const signals = yield* Channels.make(ctx)
-
-    /** One queue's jobs in one script call; writes their outcomes at their positions. */
-    const enqueueGroup = (
-      queue: string,
-      group: ReadonlyArray<Job.NewJob>,
-      positions: ReadonlyArray<number>,
-      outcomes: Array<EnqueueOutcome>
-    ) =>
-      Effect.zipRight(
-        register(queue), // Effect.void once known
-        Effect.flatMap(run("enqueue", queue, enqueueArgs(settings, queue, group)), (raw) => {
-          const reply = raw as Array<string | number>
-          if (reply[0] === "DUP") return Effect.fail(new DuplicateJob({ queue, id: reply[1] as string }))
-          // the jobs an idempotency key answered for: (1-based index, the existing job's id)
-          for (let i = 0; i < reply.length; i += 2) {
-            outcomes[positions[(reply[i] as number) - 1]!] = { _tag: "Existing", id: reply[i + 1] as string }
-          }
-          return Effect.void
-        })
-      )
-
-    const enqueue: JobStoreShape["enqueue"] = (jobs) =>
-      Effect.suspend((): ReturnType<JobStoreShape["enqueue"]> => {
-        for (const job of jobs) {
-          const invalid = Job.validateNewJob(job, settings.maxPayloadBytes)
-          if (invalid) return Effect.fail(invalid)
-        }
-        // one script call per queue
-        const byQueue = positionsByQueue(jobs)
-        const outcomes: Array<EnqueueOutcome> = jobs.map((j) => ({ _tag: "Created", id: j.id }))
-        const sent = Effect.forEach(
-          byQueue,
-          ([queue, positions]) =>
-            enqueueGroup(queue, byQueue.size === 1 ? jobs : positions.map((i) => jobs[i]!), positions, outcomes),
-          { discard: true }
-        )
-        return Effect.as(sent, outcomes)
-      })
 
     const claim: JobStoreShape["claim"] = (queue, { count, leaseMs, workerId }) =>
       Effect.map(
@@ -377,7 +285,7 @@ export const make: Effect.Effect<JobStoreShape, never, RedisClient | RrqSettings
     })
 
     return {
-      enqueue,
+      ...Enqueue.make(ctx),
       claim,
       complete,
       retry,
