@@ -6,7 +6,7 @@
  * Scripts receive `queuePrefix` (`rrq:{q}:`) and derive per-job keys from it.
  * One exception, on a single Redis only: claim and recover also keep the lease index
  * (`rrq:leases`); on a Redis Cluster they would not be given it (see `leaseIndex` in
- * internal/redisStore.ts).
+ * internal/redis/transitions.ts).
  */
 
 export interface QueueKeys {

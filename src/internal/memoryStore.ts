@@ -52,6 +52,7 @@ import { requeue as requeueScript } from "./memory/scripts/requeue.js"
 import { retry as retryScript, type RetryArgs } from "./memory/scripts/retry.js"
 import { stalled } from "./memory/scripts/stalled.js"
 import * as Signals from "./memory/signals.js"
+import { positionsByQueue } from "./newJob.js"
 
 /** The store plus hooks for the contract suite to simulate corrupted data. */
 export interface MemoryStore extends JobStoreShape {
@@ -63,17 +64,6 @@ export interface MemoryStore extends JobStoreShape {
   ) => Effect.Effect<void>
   /** Adds a raw pending entry, whether or not a record exists. */
   readonly unsafeAddPending: (queue: string, id: string, runAt: number) => Effect.Effect<void>
-}
-
-/** Indexes of the jobs of a call, by queue, in call order. */
-const byQueue = (jobs: ReadonlyArray<NewJob>): Map<string, Array<number>> => {
-  const groups = new Map<string, Array<number>>()
-  jobs.forEach((job, i) => {
-    const group = groups.get(job.queue)
-    if (group === undefined) groups.set(job.queue, [i])
-    else group.push(i)
-  })
-  return groups
 }
 
 export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(function*() {
@@ -128,7 +118,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       const invalid = validateNewJob(job, settings.maxPayloadBytes)
       if (invalid !== undefined) return yield* invalid
     }
-    const groups = [...byQueue(jobs)].map(([queue, indexes]) => ({ queue, indexes, jobs: indexes.map((i) => jobs[i]!) }))
+    const groups = [...positionsByQueue(jobs)].map(([queue, indexes]) => ({ queue, indexes, jobs: indexes.map((i) => jobs[i]!) }))
     const outcome = yield* atomically("enqueue", (now) => {
       for (const group of groups) {
         const duplicate = duplicateOf({ q: queueState(group.queue), now, env }, group.jobs)

@@ -113,3 +113,17 @@ export const toNewJob = (
   } satisfies NewJob)
 }
 
+/**
+ * The positions of an enqueue call's jobs, by queue, in call order: both stores write each
+ * queue's jobs in one step (one script call on Redis), then put every outcome back at its
+ * job's position.
+ */
+export const positionsByQueue = (jobs: ReadonlyArray<NewJob>): Map<string, Array<number>> => {
+  const groups = new Map<string, Array<number>>()
+  for (let i = 0; i < jobs.length; i++) {
+    const group = groups.get(jobs[i]!.queue)
+    if (group) group.push(i)
+    else groups.set(jobs[i]!.queue, [i])
+  }
+  return groups
+}
