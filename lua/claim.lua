@@ -3,8 +3,9 @@
 -- Records that are missing or unreadable are quarantined into the DLQ, never dropped.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats, [5 the lease index rrq:leases (single-node Redis only)]
 -- ARGV: 1 prefix, 2 queue, 3 count, 4 leaseMs, 5 workerId, 6 token base, 7 dlqTtlMs, 8 uniqueLockTtlMs
--- Returns: { nextRunAt|-1, now, then 9 per job: id, functionName, params, currentRetries,
---            maxRetries, timeoutMs|'', enqueuedAt, leaseToken, traceContext|'' }
+-- Returns: { nextRunAt|-1, now, then 10 per job: id, functionName, params, currentRetries,
+--            maxRetries, timeoutMs|'', enqueuedAt, leaseToken, traceContext|'', runAt }
+--          (runAt: its score in pending, when it became due; the wait metric is now − runAt)
 --          nextRunAt is the earliest run-at left in pending (-1: none); now is Redis's clock, the
 --          one run-ats are written in: a worker compares them with it, never with its own clock.
 -- @include common
@@ -23,7 +24,7 @@ local dead = {}
 -- One read for both questions: which jobs are due (a prefix, by score) and, from the
 -- entry after them, when the next one is (an idle queue costs this one ZRANGE).
 local head = redis.call('ZRANGE', keys.pending, 0, count, 'WITHSCORES')
-local ids = {}
+local ids, runAts = {}, {}
 for k = 1, #head, 2 do
   local score = tonumber(head[k + 1])
   if score > now or #ids == count then
@@ -31,6 +32,7 @@ for k = 1, #head, 2 do
     break
   end
   ids[#ids + 1] = head[k]
+  runAts[#ids] = head[k + 1]
 end
 if #ids == 0 then return out end
 redis.call('ZREM', keys.pending, unpack(ids))
@@ -70,6 +72,7 @@ for i, id in ipairs(ids) do
     out[b + 7] = f[6]
     out[b + 8] = token
     out[b + 9] = f[7] or ''
+    out[b + 10] = runAts[i]
   end
 end
 if #leases > 0 then

@@ -20,6 +20,7 @@ import {
   JobStoreError,
   WaitTimeout
 } from "./Errors.js"
+import { jobLabels, jobsCancelled, jobsEnqueued, queueLabels } from "./internal/metrics/instruments.js"
 import { toNewJob } from "./internal/newJob.js"
 import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
@@ -136,7 +137,9 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
         outcomes.map((outcome, i) => {
           const job = requests[i]!.job
           const decode = typeof job === "string" ? identity : resultDecoder(job)
-          return Enqueued.of({ queue: jobs[i]!.queue, id: outcome.id }, outcome._tag === "Created", decode)
+          const created = outcome._tag === "Created"
+          if (created) jobsEnqueued.unsafeUpdate(1, jobLabels(jobs[i]!.queue, jobs[i]!.functionName))
+          return Enqueued.of({ queue: jobs[i]!.queue, id: outcome.id }, created, decode)
         }))
     })
 
@@ -197,7 +200,9 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
     enqueueMany,
     getJob: store.getJob,
     waitForResult,
-    cancel: store.cancel
+    cancel: (ref) =>
+      Effect.tap(store.cancel(ref), (outcome) =>
+        outcome._tag === "Cancelled" ? Effect.sync(() => jobsCancelled.unsafeUpdate(1, queueLabels(ref.queue))) : Effect.void)
   } satisfies RrqClientShape
 })
 

@@ -121,3 +121,9 @@ export class FailJob extends Schema.TaggedError<FailJob>()("FailJob", {
     return this.reason
   }
 }
+
+/** The metrics endpoint could not listen (the port is taken, or the host is not this machine's). */
+export class MetricsServerError extends Schema.TaggedError<MetricsServerError>()("MetricsServerError", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}

@@ -31,6 +31,8 @@ export interface ClaimedJob {
   readonly enqueuedAt: number
   readonly leaseToken: string
   readonly traceContext: string | undefined
+  /** When it became due (its run-at, epoch ms on the store's clock): the wait is `ClaimResult.now − dueAt`. */
+  readonly dueAt?: number | undefined
 }
 
 export interface ClaimResult {
@@ -102,6 +104,8 @@ export interface QueueStats {
   readonly dlq: number
   readonly completedTotal: number
   readonly failedTotal: number
+  /** How long the oldest ready job has been due, in ms (undefined when none is ready). */
+  readonly oldestReadyAgeMs?: number | undefined
 }
 
 /** A worker's heartbeat, as stored under `rrq:worker:<id>` and listed by `rrq check`. */

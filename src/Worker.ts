@@ -30,6 +30,7 @@ import { ClaimPolicy } from "./internal/claimPolicy.js"
 import { JobRunner } from "./internal/jobRunner.js"
 import { LeaseBook } from "./internal/leaseBook.js"
 import { background, startMaintenance } from "./internal/maintenance.js"
+import * as LiveWorkers from "./internal/metrics/liveWorkers.js"
 import { Outage } from "./internal/outage.js"
 import { Recorder } from "./internal/recorder.js"
 import { shutdown } from "./internal/shutdown.js"
@@ -176,7 +177,7 @@ const start = <R>(
         status: runner.stopping ? "stopping" : "running",
         lastBeat
       })),
-      reportFailure: (what, e) => outage.report(what, e)
+      reportFailure: (operation, what, e) => outage.report(operation, what, e)
     })
 
     const finished = yield* Deferred.make<void>()
@@ -188,6 +189,16 @@ const start = <R>(
       "claim",
       ClaimLoop.supervised(claims.loop).pipe(Effect.zipRight(awaitIdle), Effect.zipRight(Deferred.succeed(finished, undefined)))
     )
+
+    // for the metrics' gauges and the health endpoints, until the worker has shut down
+    yield* LiveWorkers.register({
+      id,
+      queues,
+      slots: concurrency,
+      active: () => runner.running.size,
+      alive: () => loop.unsafePoll() === null,
+      ready: () => !runner.stopping && !outage.known
+    })
 
     // Registered last, so it runs first when the scope closes, while the flusher,
     // lease renewal and sweeper are still alive (internal/shutdown.ts).

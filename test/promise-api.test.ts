@@ -38,7 +38,7 @@ describe("PromiseApi logging", () => {
     const r = await app({ logLevel: "info" })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toBe("result: hi\n")
-    expect(r.stderr).toMatch(/^timestamp=\S+ level=INFO fiber=\S+ message="Worker \S+ started: queues default, concurrency 10"$/m)
+    expect(r.stderr).toMatch(/^timestamp=\S+ level=INFO fiber=\S+ message="Worker \S+ started: queues default, concurrency 10" workerId=\S+$/m)
   }, 30_000)
 
   it("logLevel 'none': nothing at all", async () => {

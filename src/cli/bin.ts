@@ -3,6 +3,7 @@ import { Command } from "@effect/cli"
 import * as check from "./check.js"
 import * as dlq from "./dlq.js"
 import * as job from "./job.js"
+import * as metrics from "./metrics.js"
 import * as queue from "./queue.js"
 import { runCli } from "./runner.js"
 import * as worker from "./worker.js"
@@ -17,9 +18,10 @@ const rrq = Command.make("rrq").pipe(
       "  rrq job result <id> --wait 1m --json\n" +
       "  rrq queue stats --watch\n" +
       "  rrq dlq requeue --function send_email --dry-run\n" +
-      "  rrq check --min-workers 2"
+      "  rrq check --min-workers 2\n" +
+      "  rrq metrics serve --port 9464"
   ),
-  Command.withSubcommands([worker.command, check.command, queue.command, job.command, dlq.command])
+  Command.withSubcommands([worker.command, check.command, queue.command, job.command, dlq.command, metrics.command])
 )
 
 runCli(rrq)

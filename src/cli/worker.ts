@@ -30,7 +30,15 @@ const runOptions = {
   strictOrder: Options.boolean("strict-order").pipe(Options.withDescription("always try the queues in the given order")),
   burst: Options.boolean("burst").pipe(Options.withDescription("stop (exit 0) once no job is ready or running")),
   json: Common.json,
-  redisUrl: Common.redisUrl
+  redisUrl: Common.redisUrl,
+  metricsPort: Common.integer("metrics-port", { min: 0 }).pipe(
+    Options.withDescription("serve /metrics, /healthz and /readyz on this port (with --num-workers: one endpoint for all)"),
+    Options.optional
+  ),
+  metricsHost: Options.text("metrics-host").pipe(
+    Options.withDescription("the address the metrics endpoint listens on"),
+    Options.withDefault("0.0.0.0")
+  )
 }
 
 const requireSettings = (file: Option.Option<string>) =>
@@ -67,6 +75,8 @@ const flagsOf = (o: {
   readonly burst: boolean
   readonly json: boolean
   readonly redisUrl: Option.Option<string>
+  readonly metricsPort: Option.Option<number>
+  readonly metricsHost: string
 }, settings: string, path: Option.Option<string>): Main.WatchFlags => ({
   settings,
   queues: o.queues,
@@ -76,6 +86,8 @@ const flagsOf = (o: {
   burst: o.burst,
   json: o.json,
   redisUrl: Option.getOrUndefined(o.redisUrl),
+  metricsPort: Option.getOrUndefined(o.metricsPort),
+  metricsHost: o.metricsHost,
   path: Option.getOrUndefined(path)
 })
 

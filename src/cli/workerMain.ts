@@ -6,13 +6,19 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type ChildProcess, fork } from "node:child_process"
 import { watch as watchFiles } from "node:fs"
 import { dirname, resolve } from "node:path"
+import * as Endpoint from "../internal/metrics/endpoint.js"
+import * as MetricsPool from "../internal/metrics/pool.js"
 import * as Supervisor from "../internal/supervisor.js"
+import { JobStore } from "../JobStore.js"
 import { redactUrl } from "../Redis.js"
 import * as Worker from "../Worker.js"
 import * as Common from "./shared.js"
@@ -28,6 +34,8 @@ export interface RunFlags {
   readonly burst: boolean
   readonly json: boolean
   readonly redisUrl: string | undefined
+  readonly metricsPort: number | undefined
+  readonly metricsHost: string
 }
 
 export interface WatchFlags extends RunFlags {
@@ -35,43 +43,66 @@ export interface WatchFlags extends RunFlags {
 }
 
 /**
- * The command line of a child: the parent's, without --num-workers, and without
- * --redis-url, which may hold a password (`ps` shows every process's arguments):
- * children get the URL through RRQ_REDIS_URL.
+ * The command line of a child: the parent's, without --num-workers, without the metrics
+ * endpoint's flags (the parent serves it), and without --redis-url, which may hold a
+ * password (`ps` shows every process's arguments): children get the URL through RRQ_REDIS_URL.
  */
+const PARENT_ONLY = ["--num-workers", "--redis-url", "--metrics-port", "--metrics-host"]
 const childArgs = (argv: ReadonlyArray<string>) => {
   const out: Array<string> = []
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--num-workers" || argv[i] === "--redis-url") i++
-    else if (!argv[i]!.startsWith("--num-workers=") && !argv[i]!.startsWith("--redis-url=")) out.push(argv[i]!)
+    if (PARENT_ONLY.includes(argv[i]!)) i++
+    else if (!PARENT_ONLY.some((flag) => argv[i]!.startsWith(`${flag}=`))) out.push(argv[i]!)
   }
   return out
 }
+
+/** Serves the metrics endpoint of `source` in the scope, and says where. */
+const serveMetrics = (o: RunFlags, source: Endpoint.Source) =>
+  Effect.gen(function*() {
+    if (o.metricsPort === undefined) return
+    const port = yield* Endpoint.serve(yield* Endpoint.handler(source), o.metricsPort, o.metricsHost)
+    yield* Effect.logInfo(`rrq metrics on http://${o.metricsHost}:${port}/metrics (and /healthz, /readyz)`)
+  }).pipe(Effect.catchTag("MetricsServerError", (e) => new Common.UsageError({ message: e.message })))
 
 const runWorker = (o: RunFlags) =>
   Effect.gen(function*() {
     const config = yield* SettingsFile.load(o.settings)
     const settings = yield* Common.resolveSettings({ redisUrl: Option.fromNullable(o.redisUrl) }, config.settings)
 
+    const queues = o.queues.length > 0 ? o.queues : config.queues
     if (o.numWorkers > 1) {
-      const code = yield* Supervisor.run({
-        numWorkers: o.numWorkers,
-        modulePath: process.argv[1]!,
-        args: childArgs(process.argv.slice(2)),
-        env: o.redisUrl === undefined ? {} : { RRQ_REDIS_URL: o.redisUrl },
-        shutdownGraceMs: settings.shutdownGraceMs
-      }).pipe(Effect.uninterruptible)
+      const code = yield* Effect.scoped(Effect.gen(function*() {
+        const started = yield* Deferred.make<Supervisor.Pool>()
+        const fiber = yield* Supervisor.run({
+          numWorkers: o.numWorkers,
+          modulePath: process.argv[1]!,
+          args: childArgs(process.argv.slice(2)),
+          env: o.redisUrl === undefined ? {} : { RRQ_REDIS_URL: o.redisUrl },
+          shutdownGraceMs: settings.shutdownGraceMs,
+          expose: (pool) => Deferred.unsafeDone(started, Exit.succeed(pool))
+        }).pipe(Effect.uninterruptible, Effect.fork)
+        if (o.metricsPort !== undefined) {
+          // the supervisor reads the queues' depths itself, over a connection of its own
+          const store = Context.get(yield* Layer.build(Common.storeLayer(settings)), JobStore)
+          const names = (queues ?? [settings.defaultQueue]).map((q) => q.split(",")[0]!)
+          yield* serveMetrics(o, MetricsPool.poolSource(yield* Deferred.await(started), store, { queues: names }))
+        }
+        return yield* Fiber.join(fiber)
+      }))
       if (code !== 0) return yield* new Common.CheckFailed({ message: "worker processes kept crashing; gave up" })
       return
     }
 
-    // A supervised child stops gracefully when its parent goes away, even by SIGKILL.
+    // A supervised child stops gracefully when its parent goes away, even by SIGKILL, and
+    // answers its metrics when the parent's endpoint is scraped.
     if (process.env[Supervisor.SUPERVISED_ENV] && process.send) {
       process.on("disconnect", () => process.kill(process.pid, "SIGTERM"))
+      Supervisor.answer(MetricsPool.QUESTION, async () => MetricsPool.childMetrics())
     }
-    const queues = o.queues.length > 0 ? o.queues : config.queues
     yield* Effect.logInfo(`rrq worker using Redis at ${redactUrl(settings.redisUrl)} (key prefix '${settings.keyPrefix}')`)
     const program = Effect.scoped(Effect.gen(function*() {
+      yield* serveMetrics(o, Endpoint.local(yield* JobStore))
       const worker = yield* Worker.make({
         handlers: config.handlers,
         ...(queues ? { queues } : {}),

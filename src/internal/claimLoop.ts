@@ -18,6 +18,7 @@ import type { ClaimPolicy } from "./claimPolicy.js"
 import { seconds } from "./errorText.js"
 import { type JobRunner, jobKey } from "./jobRunner.js"
 import type { LeaseBook } from "./leaseBook.js"
+import { recordClaim } from "./metrics/instruments.js"
 import type { Outage } from "./outage.js"
 import { QueueBoard, Rotation } from "./queueBoard.js"
 import { Signal } from "./Signal.js"
@@ -66,13 +67,12 @@ export const make = <R>(ctx: ClaimLoopContext<R>): ClaimLoop => {
   const monotonicMs = ctx.now
   const runFork = ctx.fork
   const startBuffered = () => runner.startBuffered()
-  const reportFailure = (what: string, e: unknown) => outage.report(what, e)
 
   let redisFailures = 0
   const onStoreError = (what: string, e: unknown) =>
     Effect.gen(function*() {
       redisFailures++
-      yield* reportFailure(what, e)
+      yield* outage.report("claim", what, e)
       yield* Effect.sleep(errorBackoff(redisFailures))
     })
 
@@ -104,6 +104,7 @@ export const make = <R>(ctx: ClaimLoopContext<R>): ClaimLoop => {
         )
         board.replied(queue, result, monotonicMs())
         counts.claimed += result.jobs.length
+        if (result.jobs.length > 0) recordClaim(queue, result)
         leases.granted(result.jobs, sentAt)
         if (result.jobs.length > 0 && leases.tooOld(result.jobs[0]!, monotonicMs())) {
           // By now another worker may have recovered them: not run here, handed back.

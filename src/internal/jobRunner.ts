@@ -18,6 +18,7 @@ import type { Settings } from "../Settings.js"
 import type { ClaimPolicy } from "./claimPolicy.js"
 import { describeError, messageOf, seconds } from "./errorText.js"
 import type { LeaseBook } from "./leaseBook.js"
+import { jobDuration, jobLabels, jobsStarted, leasesLost, queueLabels } from "./metrics/instruments.js"
 import type { Held } from "./maintenance.js"
 import { outcomeOf, type StopReason } from "./outcome.js"
 import type { Recorder } from "./recorder.js"
@@ -195,6 +196,7 @@ export class JobRunner<R> {
       settled: false
     }
     this.running.set(entry.key, entry)
+    jobsStarted.unsafeUpdate(1, jobLabels(job.queue, job.functionName))
     this.jobStarted.fire()
     this.execute(entry)
   }
@@ -206,19 +208,19 @@ export class JobRunner<R> {
     if (handler === undefined) {
       const message = `No handler registered for function '${job.functionName}'`
       // "retry": a newer worker (a rolling deploy) may know it; the attempts still run out into the DLQ
-      return this.record(entry, settings.unknownFunction === "retry" ? recorder.retry(job, undefined, message) : recorder.fail(job, message))
+      return this.record(entry, settings.unknownFunction === "retry" ? recorder.retry(job, undefined, message, undefined, "no_handler") : recorder.fail(job, message, "no_handler"))
     }
     let raw: unknown
     try {
       raw = JSON.parse(job.params)
     } catch (e) {
-      return this.record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`))
+      return this.record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`, "invalid_params"))
     }
     const params = handler.params === Schema.Unknown
       ? Either.right(raw)
       : Schema.decodeUnknownEither(handler.params)(raw)
     if (Either.isLeft(params)) {
-      return this.record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`))
+      return this.record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`, "invalid_params"))
     }
     const ctx: Handler.JobContext = {
       jobId: job.id,
@@ -260,7 +262,9 @@ export class JobRunner<R> {
   private settle(entry: Running, exit: Exit.Exit<unknown, unknown>): void {
     if (entry.settled) return
     entry.settled = true
-    this.ctx.policy.ran(this.ctx.now() - entry.calledAt)
+    const ranMs = this.ctx.now() - entry.calledAt
+    this.ctx.policy.ran(ranMs)
+    jobDuration.unsafeUpdate(ranMs / 1000, jobLabels(entry.job.queue, entry.job.functionName))
     const recording = this.recordingOf(entry, entry.handler!, exit)
     if (recording === undefined) this.release(entry)
     else this.record(entry, recording)
@@ -281,11 +285,15 @@ export class JobRunner<R> {
       case "Retry":
         return recorder.retry(job, handler.maxRetries, outcome.error, outcome.delayMs)
       case "Fail":
-        return recorder.fail(job, outcome.error)
+        // a timeout that is not retried, or the handler's final word (FailJob, a bad result)
+        return recorder.fail(job, outcome.error, entry.stop === "timeout" ? "timeout" : "error")
       case "Requeue":
         return recorder.requeue(job)
       case "Lost":
-        return Effect.sync(() => void this.ctx.counts.lost++)
+        return Effect.sync(() => {
+          this.ctx.counts.lost++
+          if (entry.stop === "lost") leasesLost.unsafeUpdate(1, queueLabels(job.queue))
+        })
     }
   }
 

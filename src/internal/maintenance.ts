@@ -12,6 +12,8 @@ import type { ClaimedJob, JobStoreShape, WorkerInfo } from "../JobStore.js"
 import type { Settings } from "../Settings.js"
 import { seconds } from "./errorText.js"
 import type { LeaseBook } from "./leaseBook.js"
+import { failLabels, jobsFailed, leasesRecovered, queueLabels } from "./metrics/instruments.js"
+import type { Operation } from "./outage.js"
 import { Rotation } from "./queueBoard.js"
 import { afterReturnedDelay, groupByQueue, jittered } from "./timing.js"
 
@@ -40,7 +42,7 @@ export interface MaintenanceContext {
   /** The worker's heartbeat as of now. */
   readonly info: Effect.Effect<WorkerInfo>
   /** Says a store call failed (once per outage). */
-  readonly reportFailure: (what: string, e: unknown) => Effect.Effect<void>
+  readonly reportFailure: (operation: Operation, what: string, e: unknown) => Effect.Effect<void>
 }
 
 /**
@@ -73,7 +75,7 @@ export const renewLeases = (ctx: MaintenanceContext): Effect.Effect<unknown> => 
   })
   return renew.pipe(
     // a failed renewal is tried again soon: the leases are running out
-    Effect.catchAll((e) => Effect.as(ctx.reportFailure("lease renewal", e), Math.min(everyMs, 1_000))),
+    Effect.catchAll((e) => Effect.as(ctx.reportFailure("extend", "lease renewal", e), Math.min(everyMs, 1_000))),
     Effect.tap((ms) => void (dueAt = ctx.now() + ms)),
     Effect.repeat(afterReturnedDelay)
   )
@@ -99,6 +101,9 @@ export const recoverStalled = (ctx: MaintenanceContext): Effect.Effect<unknown> 
     for (const queue of yield* targets) {
       const r = yield* store.recover(queue, { maxStalls: settings.maxStalls, limit: 1_000 })
       if (r.requeued.length > 0 || r.deadLettered.length > 0) {
+        leasesRecovered.unsafeUpdate(r.requeued.length + r.deadLettered.length, queueLabels(queue))
+        // stalled too often (maxStalls): which function is not in the reply
+        if (r.deadLettered.length > 0) jobsFailed.unsafeUpdate(r.deadLettered.length, failLabels(queue, "", "lost"))
         yield* Effect.logWarning(
           `Recovered ${r.requeued.length} job(s) with expired leases` +
             (r.deadLettered.length > 0 ? `, ${r.deadLettered.length} sent to the DLQ` : "")
@@ -107,7 +112,7 @@ export const recoverStalled = (ctx: MaintenanceContext): Effect.Effect<unknown> 
     }
     sweptAll = true
   }).pipe(
-    Effect.catchAll((e) => ctx.reportFailure("recovery sweep", e)),
+    Effect.catchAll((e) => ctx.reportFailure("recover", "recovery sweep", e)),
     // whole milliseconds, like every jittered wait (internal/timing.ts)
     Effect.repeat(Schedule.addDelay(Schedule.forever, () => Duration.millis(jittered(settings.recoverIntervalMs, 0.5))))
   )
@@ -116,7 +121,7 @@ export const recoverStalled = (ctx: MaintenanceContext): Effect.Effect<unknown> 
 /** Writes the worker's heartbeat every `healthIntervalMs`, kept 10 s longer than that. */
 export const heartbeat = (ctx: MaintenanceContext): Effect.Effect<unknown> =>
   Effect.flatMap(ctx.info, (info) => ctx.store.heartbeat(info, ctx.settings.healthIntervalMs + 10_000)).pipe(
-    Effect.catchAll((e) => ctx.reportFailure("heartbeat", e)),
+    Effect.catchAll((e) => ctx.reportFailure("heartbeat", "heartbeat", e)),
     Effect.repeat(Schedule.spaced(ctx.settings.healthIntervalMs))
   )
 

@@ -5,6 +5,10 @@
 import * as Effect from "effect/Effect"
 import { JobStoreError, RedisError } from "../Errors.js"
 import { messageOf } from "./errorText.js"
+import { operationLabels, redisErrors } from "./metrics/instruments.js"
+
+/** The store calls of a worker, as the `operation` of rrq_redis_errors_total. */
+export type Operation = "claim" | "complete" | "retry" | "fail" | "requeue" | "extend" | "recover" | "heartbeat"
 
 export class Outage {
   private kind: "unreachable" | "out-of-memory" | undefined
@@ -14,8 +18,9 @@ export class Outage {
     return this.kind !== undefined
   }
 
-  /** A store call (`what`) failed with `e`: said once per outage. */
-  report(what: string, e: unknown): Effect.Effect<void> {
+  /** A store call (`what`, an `operation`) failed with `e`: counted each time, said once per outage. */
+  report(operation: Operation, what: string, e: unknown): Effect.Effect<void> {
+    redisErrors.unsafeUpdate(1, operationLabels(operation))
     return this.kind !== undefined ? Effect.void : Effect.suspend(() => {
       if (e instanceof JobStoreError && e.reason === "out-of-memory") {
         this.kind = "out-of-memory"

@@ -11,7 +11,17 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type { ClaimedJob, Completion, JobStoreShape } from "../JobStore.js"
 import * as Retry from "../Retry.js"
-import type { Outage } from "./outage.js"
+import {
+  type FailReason,
+  failLabels,
+  jobLabels,
+  jobsCompleted,
+  jobsFailed,
+  jobsRetried,
+  leasesLost,
+  queueLabels
+} from "./metrics/instruments.js"
+import type { Operation, Outage } from "./outage.js"
 import { Signal } from "./Signal.js"
 import { groupByQueue } from "./timing.js"
 
@@ -37,7 +47,7 @@ export interface RecorderContext {
 const BATCH = 500
 
 export class Recorder {
-  private completions: Array<{ readonly queue: string; readonly completion: Completion }> = []
+  private completions: Array<{ readonly queue: string; readonly functionName: string; readonly completion: Completion }> = []
   private flushing = 0
   private readonly added = new Signal()
   private readonly flushed = new Signal()
@@ -64,7 +74,7 @@ export class Recorder {
 
   /** Queues a completion for the flusher: nothing to wait for. */
   complete(job: ClaimedJob, result: string): undefined {
-    this.completions.push({ queue: job.queue, completion: { id: job.id, token: job.leaseToken, result } })
+    this.completions.push({ queue: job.queue, functionName: job.functionName, completion: { id: job.id, token: job.leaseToken, result } })
     if (this.completions.length === 1) this.added.fire()
     return undefined
   }
@@ -79,48 +89,66 @@ export class Recorder {
   }
 
   /** Retries a store call until it goes through. */
-  persist<A, E>(what: string, effect: Effect.Effect<A, E>): Effect.Effect<A> {
+  persist<A, E>(operation: Operation, what: string, effect: Effect.Effect<A, E>): Effect.Effect<A> {
     return effect.pipe(
-      Effect.tapError((e) => this.ctx.outage.report(what, e)),
+      Effect.tapError((e) => this.ctx.outage.report(operation, what, e)),
       Effect.retry({ schedule: this.schedule })
     ) as Effect.Effect<A>
   }
 
-  /** A failed attempt: back to pending after the backoff (or `delayMs`), or to the DLQ. */
-  retry(job: ClaimedJob, maxRetries: number | undefined, error: string, delayMs?: number): Effect.Effect<void> {
+  /** A failed attempt: back to pending after the backoff (or `delayMs`), or to the DLQ (reason `attempts`). */
+  retry(
+    job: ClaimedJob,
+    maxRetries: number | undefined,
+    error: string,
+    delayMs?: number,
+    exhausted: FailReason = "attempts"
+  ): Effect.Effect<void> {
     const { counts, retryPolicy, store } = this.ctx
     const self = this
     return Effect.gen(function*() {
       const delay = delayMs ?? (yield* retryPolicy.delayAfter(job.currentRetries + 1))
       const outcome = yield* self.persist(
+        "retry",
         `retry of job ${job.id}`,
         store.retry(job.queue, { id: job.id, token: job.leaseToken }, { delayMs: delay, error, maxRetries })
       )
-      if (outcome === "RETRYING") counts.retried++
-      else if (outcome === "FAILED") counts.failed++
-      else yield* self.lost([job.id], "failed")
+      if (outcome === "RETRYING") {
+        counts.retried++
+        jobsRetried.unsafeUpdate(1, jobLabels(job.queue, job.functionName))
+      } else if (outcome === "FAILED") {
+        counts.failed++
+        jobsFailed.unsafeUpdate(1, failLabels(job.queue, job.functionName, exhausted))
+      } else yield* self.lost(job.queue, [job.id], "failed")
     })
   }
 
-  /** To the DLQ at once. */
-  fail(job: ClaimedJob, error: string): Effect.Effect<void> {
+  /** To the DLQ at once, for `reason`. */
+  fail(job: ClaimedJob, error: string, reason: FailReason): Effect.Effect<void> {
     return Effect.flatMap(
-      this.persist(`failure of job ${job.id}`, this.ctx.store.fail(job.queue, { id: job.id, token: job.leaseToken }, error)),
-      (outcome) => (outcome === "FAILED" ? Effect.sync(() => this.ctx.counts.failed++) : this.lost([job.id], "failed"))
+      this.persist("fail", `failure of job ${job.id}`, this.ctx.store.fail(job.queue, { id: job.id, token: job.leaseToken }, error)),
+      (outcome) =>
+        outcome === "FAILED"
+          ? Effect.sync(() => {
+            this.ctx.counts.failed++
+            jobsFailed.unsafeUpdate(1, failLabels(job.queue, job.functionName, reason))
+          })
+          : this.lost(job.queue, [job.id], "failed")
     )
   }
 
   /** Back to pending without counting an attempt (shutdown). */
   requeue(job: ClaimedJob): Effect.Effect<void> {
     return Effect.map(
-      this.persist(`requeue of job ${job.id}`, this.ctx.store.requeue(job.queue, [{ id: job.id, token: job.leaseToken }])),
+      this.persist("requeue", `requeue of job ${job.id}`, this.ctx.store.requeue(job.queue, [{ id: job.id, token: job.leaseToken }])),
       ([ok]) => void (ok ? this.ctx.counts.requeued++ : this.ctx.counts.lost++)
     )
   }
 
   /** Outcomes that came too late: the lease had moved on (recovered and run elsewhere, or cancelled). */
-  private lost(ids: ReadonlyArray<string>, what: string): Effect.Effect<void> {
+  private lost(queue: string, ids: ReadonlyArray<string>, what: string): Effect.Effect<void> {
     this.ctx.counts.lost += ids.length
+    leasesLost.unsafeUpdate(ids.length, queueLabels(queue))
     return Effect.logWarning(
       `${ids.length} job(s) ${what} after their lease was lost (recovered by another run, or cancelled); ` +
         `nothing recorded: ${ids.slice(0, 10).join(", ")}${ids.length > 10 ? ", …" : ""}`
@@ -140,12 +168,17 @@ export class Recorder {
       self.flushing = batch.length
       for (const [queue, items] of groupByQueue(batch)) {
         const results = yield* self.persist(
+          "complete",
           `recording ${items.length} completions`,
           self.ctx.store.complete(queue, items.map((i) => i.completion))
         )
         const late: Array<string> = []
-        results.forEach((ok, i) => (ok ? self.ctx.counts.completed++ : late.push(items[i]!.completion.id)))
-        if (late.length > 0) yield* self.lost(late, "finished")
+        results.forEach((ok, i) => {
+          if (!ok) return void late.push(items[i]!.completion.id)
+          self.ctx.counts.completed++
+          jobsCompleted.unsafeUpdate(1, jobLabels(queue, items[i]!.functionName))
+        })
+        if (late.length > 0) yield* self.lost(queue, late, "finished")
       }
       self.flushing = 0
       self.flushed.fire()

@@ -19,6 +19,26 @@ export interface Options {
   /** Crashes in a row (each under `stableMs` of uptime) after which the pool gives up. */
   readonly maxCrashes?: number
   readonly log?: (line: string) => void
+  /** Called once with the pool's handle (the metrics endpoint asks the children through it). */
+  readonly expose?: (pool: Pool) => void
+}
+
+/** What a child says of itself when asked (`ask`): any JSON. */
+export interface Pool {
+  /** Each running child's answer to `question` (undefined when it did not answer within `timeoutMs`). */
+  readonly ask: <A>(question: string, timeoutMs: number) => Promise<ReadonlyArray<{ readonly index: number; readonly answer: A | undefined }>>
+  /** Children restarted after a crash, since the start. */
+  readonly restarts: () => number
+  readonly size: number
+}
+
+/** In a child: answers the supervisor's `question` with `answer()` (a no-op outside a pool). */
+export const answer = (question: string, reply: () => Promise<unknown>): void => {
+  if (!process.env[SUPERVISED_ENV] || !process.send) return
+  process.on("message", (message: { rrq?: string; id?: number }) => {
+    if (message?.rrq !== question) return
+    reply().then((value) => process.send?.({ rrq: question, id: message.id, answer: value }), () => undefined)
+  })
 }
 
 /** Set in every child, so it knows to watch its parent. */
@@ -50,6 +70,30 @@ export const run = (options: Options): Effect.Effect<number> =>
     }))
     let stopping = false
     let exitCode = 0
+    let restarts = 0
+    let asked = 0
+    options.expose?.({
+      size: options.numWorkers,
+      restarts: () => restarts,
+      ask: <A>(question: string, timeoutMs: number) =>
+        Promise.all(slots.filter((slot) => slot.child?.connected).map((slot) =>
+          new Promise<{ index: number; answer: A | undefined }>((resolve) => {
+            const child = slot.child!
+            const id = ++asked
+            const done = (answer: A | undefined) => {
+              clearTimeout(timer)
+              child.off("message", onMessage)
+              resolve({ index: slot.index, answer })
+            }
+            const onMessage = (m: { rrq?: string; id?: number; answer?: A }) => {
+              if (m?.rrq === question && m.id === id) done(m.answer)
+            }
+            const timer = setTimeout(() => done(undefined), timeoutMs)
+            child.on("message", onMessage)
+            child.send({ rrq: question, id }, (e) => e && done(undefined))
+          })
+        ))
+    })
     let killTimer: NodeJS.Timeout | undefined
 
     const finishIfDone = () => {
@@ -87,7 +131,10 @@ export const run = (options: Options): Effect.Effect<number> =>
         log(
           `rrq supervisor: worker ${slot.index} (pid ${child.pid}) died (${signal ?? `exit code ${code}`}); restarting in ${delay / 1000}s`
         )
-        slot.restartTimer = setTimeout(() => start(slot), delay)
+        slot.restartTimer = setTimeout(() => {
+          restarts++
+          start(slot)
+        }, delay)
       })
     }
 

@@ -55,7 +55,12 @@ export const stats = (queue: string, q: QueueState | undefined) =>
       return { queue, ready: 0, delayed: 0, active: 0, dlq: 0, completedTotal: 0, failedTotal: 0 }
     }
     let ready = 0
-    for (const runAt of q.pending.values()) if (runAt <= now) ready += 1
+    let oldest = Infinity
+    for (const runAt of q.pending.values()) {
+      if (runAt > now) continue
+      ready += 1
+      if (runAt < oldest) oldest = runAt
+    }
     return {
       queue,
       ready,
@@ -64,6 +69,7 @@ export const stats = (queue: string, q: QueueState | undefined) =>
       // ZCARD: entries whose record expired still count until a requeue or purge drops them
       dlq: q.dlq.size,
       completedTotal: q.completedTotal,
-      failedTotal: q.failedTotal
+      failedTotal: q.failedTotal,
+      oldestReadyAgeMs: ready > 0 ? now - oldest : undefined
     }
   })

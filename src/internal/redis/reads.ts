@@ -48,15 +48,18 @@ export const make = ({ keys, use }: RedisCtx): Pick<JobStoreShape, "getJob" | "l
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const k = keys.queue(queue)
-      const [ready, pending, active, dlq, totals] = yield* use((r) =>
+      const [ready, pending, active, dlq, totals, first] = yield* use((r) =>
         Promise.all([
           r.zcount(k.pending, "-inf", now),
           r.zcard(k.pending),
           r.zcard(k.active),
           r.zcard(k.dlq),
-          r.hmget(k.stats, "completedTotal", "failedTotal")
+          r.hmget(k.stats, "completedTotal", "failedTotal"),
+          // the earliest run-at: the oldest ready job when it is due
+          r.zrange(k.pending, 0, 0, "WITHSCORES")
         ])
       )
+      const oldest = first.length === 2 ? Number(first[1]) : NaN
       return {
         queue,
         ready,
@@ -64,7 +67,8 @@ export const make = ({ keys, use }: RedisCtx): Pick<JobStoreShape, "getJob" | "l
         active,
         dlq,
         completedTotal: Number(totals[0] ?? 0),
-        failedTotal: Number(totals[1] ?? 0)
+        failedTotal: Number(totals[1] ?? 0),
+        oldestReadyAgeMs: oldest <= now ? now - oldest : undefined
       }
     })
 

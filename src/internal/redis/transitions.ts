@@ -11,7 +11,7 @@ import type { CancelOutcome, ClaimedJob, JobStoreShape, Lease, RetryOutcome } fr
 import type { RedisCtx } from "./context.js"
 
 /** The values per job in claim.lua's reply. */
-const CLAIM_FIELDS = 9
+const CLAIM_FIELDS = 10
 
 /**
  * Whether the scripts keep the lease index (`rrq:leases`, Keys.leases): claim lowers a queue's
@@ -64,7 +64,8 @@ export const make = (
             timeoutMs: positive(reply[i + 5]),
             enqueuedAt: Number(reply[i + 6]),
             leaseToken: reply[i + 7] as string,
-            traceContext: reply[i + 8] === "" ? undefined : (reply[i + 8] as string)
+            traceContext: reply[i + 8] === "" ? undefined : (reply[i + 8] as string),
+            dueAt: Number(reply[i + 9])
           })
         }
         const next = Number(reply[0])

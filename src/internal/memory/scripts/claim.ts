@@ -18,7 +18,7 @@ export interface ClaimArgs {
 
 export const claim = (c: Ctx, { count, leaseMs, tokenBase, workerId }: ClaimArgs): ClaimResult => {
   const jobs: Array<ClaimedJob> = []
-  for (const [index, [id]] of zrangeByScore(c.q.pending, c.now, Math.min(count, 1_000)).entries()) {
+  for (const [index, [id, runAt]] of zrangeByScore(c.q.pending, c.now, Math.min(count, 1_000)).entries()) {
     c.q.pending.delete(id)
     const kind = keyType(c, id)
     if (kind === "none") {
@@ -62,7 +62,8 @@ export const claim = (c: Ctx, { count, leaseMs, tokenBase, workerId }: ClaimArgs
         : undefined,
       enqueuedAt: Number(enqueuedAt),
       leaseToken,
-      traceContext
+      traceContext,
+      dueAt: runAt
     })
   }
   // a Lua number reply is truncated to an integer

@@ -1,0 +1,64 @@
+/**
+ * This process's figures for the metrics and the heartbeat: CPU, RSS, uptime and the
+ * event loop's lag (p99 over the last completed 10 s window, from perf_hooks' histogram,
+ * which samples the loop without a timer of ours on the hot path).
+ */
+import { monitorEventLoopDelay } from "node:perf_hooks"
+
+const WINDOW_MS = 10_000
+
+let monitor: ReturnType<typeof monitorEventLoopDelay> | undefined
+let lastP99Ns = 0
+
+const startMonitor = () => {
+  monitor = monitorEventLoopDelay({ resolution: 20 })
+  monitor.enable()
+  const rotate = setInterval(() => {
+    lastP99Ns = monitor!.percentile(99)
+    monitor!.reset()
+  }, WINDOW_MS)
+  rotate.unref()
+}
+
+export interface ProcessFigures {
+  readonly pid: number
+  readonly rssBytes: number
+  readonly heapUsedBytes: number
+  /** User + system CPU time since start. */
+  readonly cpuSeconds: number
+  /** Epoch seconds. */
+  readonly startTime: number
+  readonly uptimeSeconds: number
+  /** p99 of the event loop's delay over the last 10 s window (the current one until a window is complete). */
+  readonly eventLoopLagP99Seconds: number
+}
+
+/** Starts the lag monitor (once per process) and reads the figures. */
+export const read = (): ProcessFigures => {
+  if (monitor === undefined) startMonitor()
+  const cpu = process.cpuUsage()
+  const memory = process.memoryUsage()
+  const uptime = process.uptime()
+  const p99 = lastP99Ns > 0 ? lastP99Ns : monitor!.percentile(99)
+  return {
+    pid: process.pid,
+    rssBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    startTime: Math.round(Date.now() / 1000 - uptime),
+    uptimeSeconds: uptime,
+    // perf_hooks reports the delay beyond the sampling resolution, in ns (NaN before a sample)
+    eventLoopLagP99Seconds: Number.isFinite(p99) ? p99 / 1e9 : 0
+  }
+}
+
+/** CPU % over the interval since the previous call with the same state (for the heartbeat). */
+export const cpuPercent = (state: { last?: { cpu: NodeJS.CpuUsage; at: number } }): number => {
+  const cpu = process.cpuUsage()
+  const at = performance.now()
+  const last = state.last
+  state.last = { cpu, at }
+  if (last === undefined) return 0
+  const usedMs = (cpu.user - last.cpu.user + cpu.system - last.cpu.system) / 1000
+  return at > last.at ? Math.round((usedMs / (at - last.at)) * 1000) / 10 : 0
+}
