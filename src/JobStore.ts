@@ -120,6 +120,23 @@ export interface WorkerInfo {
   readonly status: "running" | "stopping"
   readonly startedAt: number
   readonly lastBeat: number
+  /** The process's figures at the last beat (absent in heartbeats of rrq before 0.2.0). */
+  readonly process?: WorkerProcessFigures | undefined
+}
+
+/** What a heartbeat says of the worker's process (RRQ's "worker process metrics"). */
+export interface WorkerProcessFigures {
+  readonly rssBytes: number
+  /** CPU use since the previous beat, in % of one core. */
+  readonly cpuPercent: number
+  /** p99 of the event loop's delay over the last 10 s, in ms. */
+  readonly eventLoopLagP99Ms: number
+  readonly uptimeSeconds: number
+  /** Jobs this worker completed and dead-lettered since it started. */
+  readonly completed: number
+  readonly failed: number
+  /** Times the supervisor of `--num-workers` restarted this worker's process. */
+  readonly restarts: number
 }
 
 export interface JobStoreShape {

@@ -16,13 +16,12 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Client from "./Client.js"
 import { InvalidOptions } from "./Errors.js"
+import { LOG_FORMATS, LOG_LEVELS, stderrLogger } from "./internal/logging.js"
 import type { EnqueueOptions, Job, JobRef } from "./Job.js"
 import type * as JobDefinition from "./JobDefinition.js"
 import * as JobStore from "./JobStore.js"
@@ -36,25 +35,9 @@ export interface ConnectOptions extends Settings.SettingsInput {
   readonly store?: "redis" | "memory"
   /** The least severe of rrq's log lines to write (to stderr). Default: `warning`. */
   readonly logLevel?: "none" | "error" | "warning" | "info" | "debug"
+  /** How rrq's log lines look: `logfmt` (default), `pretty`, or `json` (one object per line). */
+  readonly logFormat?: "logfmt" | "pretty" | "json"
 }
-
-const levels = {
-  none: LogLevel.None,
-  error: LogLevel.Error,
-  warning: LogLevel.Warning,
-  info: LogLevel.Info,
-  debug: LogLevel.Debug
-} as const
-
-/** A library's logs belong on stderr (stdout is the app's), one logfmt line each. */
-const logging = (level: LogLevel.LogLevel) =>
-  Layer.merge(
-    Logger.replace(
-      Logger.defaultLogger,
-      Logger.logfmtLogger.pipe(Logger.map((line) => process.stderr.write(`${line}\n`)))
-    ),
-    Logger.minimumLogLevel(level)
-  )
 
 export interface RunningWorker {
   readonly id: string
@@ -86,9 +69,12 @@ export interface Rrq {
 
 /** Connects lazily (at the first call). Throws `InvalidOptions` for an unknown `store` or `logLevel`. */
 export const connect = (options: ConnectOptions = {}): Rrq => {
-  const { logLevel = "warning", store = "redis", ...input } = options
-  if (!Object.hasOwn(levels, logLevel)) {
-    throw new InvalidOptions({ message: `logLevel must be one of ${Object.keys(levels).join(", ")}, got '${logLevel}'` })
+  const { logFormat = "logfmt", logLevel = "warning", store = "redis", ...input } = options
+  if (!Object.hasOwn(LOG_LEVELS, logLevel)) {
+    throw new InvalidOptions({ message: `logLevel must be one of ${Object.keys(LOG_LEVELS).join(", ")}, got '${logLevel}'` })
+  }
+  if (!LOG_FORMATS.includes(logFormat)) {
+    throw new InvalidOptions({ message: `logFormat must be one of ${LOG_FORMATS.join(", ")}, got '${logFormat}'` })
   }
   if (store !== "redis" && store !== "memory") {
     throw new InvalidOptions({ message: `store must be 'redis' or 'memory', got '${store}'` })
@@ -101,7 +87,7 @@ export const connect = (options: ConnectOptions = {}): Rrq => {
     Client.layer.pipe(
       Layer.provideMerge(storeLayer),
       Layer.provideMerge(settings),
-      Layer.provideMerge(logging(levels[logLevel]))
+      Layer.provideMerge(stderrLogger(logFormat, logLevel))
     )
   )
   const workers = new Set<RunningWorker>()

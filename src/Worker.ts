@@ -31,6 +31,7 @@ import { JobRunner } from "./internal/jobRunner.js"
 import { LeaseBook } from "./internal/leaseBook.js"
 import { background, startMaintenance } from "./internal/maintenance.js"
 import * as LiveWorkers from "./internal/metrics/liveWorkers.js"
+import { processFigures, RESTARTS_ENV } from "./internal/metrics/processFigures.js"
 import { Outage } from "./internal/outage.js"
 import { Recorder } from "./internal/recorder.js"
 import { shutdown } from "./internal/shutdown.js"
@@ -164,6 +165,8 @@ const start = <R>(
     const flusher = yield* background("completion-flusher", recorder.flusher)
     yield* background("deadline-sweep", runner.sweepDeadlines)
     const info = { id, pid: process.pid, host: hostname(), queues, concurrency, startedAt }
+    const cpu = {}
+    const restarts = Number(process.env[RESTARTS_ENV] ?? 0) || 0
     yield* startMaintenance({
       queues,
       settings,
@@ -175,7 +178,8 @@ const start = <R>(
         ...info,
         active: runner.running.size,
         status: runner.stopping ? "stopping" : "running",
-        lastBeat
+        lastBeat,
+        process: processFigures(cpu, counts, restarts)
       })),
       reportFailure: (operation, what, e) => outage.report(operation, what, e)
     })

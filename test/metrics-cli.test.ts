@@ -117,6 +117,47 @@ describe("rrq worker run --metrics-port", () => {
   }, 90_000)
 })
 
+describe("rrq check", () => {
+  const rrq = (prefix: string, args: ReadonlyArray<string>) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        env: { ...process.env, RRQ_REDIS_URL: redisUrl(), RRQ_KEY_PREFIX: prefix },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (d) => (stdout += String(d)))
+      child.stderr.on("data", (d) => (stderr += String(d)))
+      child.on("exit", (code) => done({ code: code ?? 1, stdout, stderr }))
+    })
+
+  it("shows each worker's process figures; --max-rss and --max-lag fail the check when exceeded", async () => {
+    const prefix = uniquePrefix("m4")
+    const w = start(prefix, ["worker", "run", "--settings", settings])
+    const report = await until("a heartbeat", async () => {
+      const r = await rrq(prefix, ["check", "--json"])
+      return r.code === 0 ? JSON.parse(r.stdout) as { ok: boolean; workers: Array<{ process?: Record<string, number> }> } : undefined
+    })
+    expect(report.ok).toBe(true)
+    const figures = report.workers[0]!.process!
+    expect(figures.rssBytes).toBeGreaterThan(10_000_000)
+    expect(figures).toMatchObject({ completed: 0, failed: 0, restarts: 0 })
+    expect(Object.keys(figures).sort()).toEqual(
+      ["completed", "cpuPercent", "eventLoopLagP99Ms", "failed", "restarts", "rssBytes", "uptimeSeconds"]
+    )
+    const table = await rrq(prefix, ["check"])
+    expect(table.stdout).toMatch(/RSS\s+CPU\s+LAG P99/)
+    const tooBig = await rrq(prefix, ["check", "--max-rss", "1MB"])
+    expect(tooBig.code).toBe(1)
+    expect(tooBig.stderr).toMatch(/RSS \d+MB over --max-rss 1MB/)
+    const fine = await rrq(prefix, ["check", "--max-rss", "8GiB", "--max-lag", "10s"])
+    expect(fine.code, fine.stderr).toBe(0)
+    const bad = await rrq(prefix, ["check", "--max-rss", "lots"])
+    expect(bad.code).toBe(2)
+    expect(await stop(w.child)).toBe(0)
+  }, 60_000)
+})
+
 describe("rrq metrics serve", () => {
   it("exports every known queue's depth and backlog age without a worker", async () => {
     const prefix = uniquePrefix("m3")

@@ -12,7 +12,7 @@ import * as Exit from "effect/Exit"
 import { readFileSync } from "node:fs"
 import { UsageError } from "./errors.js"
 import { messageOf } from "../internal/errorText.js"
-import { stderrLogger } from "./output.js"
+import * as Logging from "../internal/logging.js"
 import * as worker from "./worker.js"
 
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -42,6 +42,12 @@ const uncolored = (stream: NodeJS.WriteStream, args: ReadonlyArray<unknown>) =>
   plain(stream) ? args.map((a) => (typeof a === "string" ? a.replace(ANSI, "") : a)) : args
 
 export const runCli = <Name extends string, E, A>(root: Command.Command<Name, never, E, A>): void => {
+  const logging = Logging.fromEnv()
+  if (typeof logging === "string") {
+    process.stderr.write(`rrq: ${logging}\n`)
+    process.exitCode = 2
+    return
+  }
   const base = Effect.runSync(Effect.console)
   const console: Console.Console = {
     ...base,
@@ -52,7 +58,7 @@ export const runCli = <Name extends string, E, A>(root: Command.Command<Name, ne
     Effect.tapErrorCause(report),
     Effect.provide(NodeContext.layer),
     Effect.withConsole(console),
-    Effect.provide(stderrLogger)
+    Effect.provide(Logging.stderrLogger(logging.format, logging.level))
   )
   const fiber = Effect.runFork(main)
   // The first SIGINT/SIGTERM interrupts the command; `worker run` and `watch` handle signals themselves.

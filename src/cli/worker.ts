@@ -5,6 +5,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevelName } from "../internal/logging.js"
 import { parseQueue } from "../internal/queueSpec.js"
 import { UsageError } from "./errors.js"
 import * as Common from "./options.js"
@@ -38,6 +39,14 @@ const runOptions = {
   metricsHost: Options.text("metrics-host").pipe(
     Options.withDescription("the address the metrics endpoint listens on"),
     Options.withDefault("0.0.0.0")
+  ),
+  logFormat: Options.choice("log-format", LOG_FORMATS).pipe(
+    Options.withDescription("how log lines look on stderr (default: RRQ_LOG_FORMAT, then logfmt); json: one object per line"),
+    Options.optional
+  ),
+  logLevel: Options.choice("log-level", Object.keys(LOG_LEVELS) as Array<LogLevelName>).pipe(
+    Options.withDescription("the least severe log lines to write (default: RRQ_LOG_LEVEL, then info)"),
+    Options.optional
   )
 }
 
@@ -77,6 +86,8 @@ const flagsOf = (o: {
   readonly redisUrl: Option.Option<string>
   readonly metricsPort: Option.Option<number>
   readonly metricsHost: string
+  readonly logFormat: Option.Option<LogFormat>
+  readonly logLevel: Option.Option<LogLevelName>
 }, settings: string, path: Option.Option<string>): Main.WatchFlags => ({
   settings,
   queues: o.queues,
@@ -88,6 +99,8 @@ const flagsOf = (o: {
   redisUrl: Option.getOrUndefined(o.redisUrl),
   metricsPort: Option.getOrUndefined(o.metricsPort),
   metricsHost: o.metricsHost,
+  logFormat: Option.getOrUndefined(o.logFormat),
+  logLevel: Option.getOrUndefined(o.logLevel),
   path: Option.getOrUndefined(path)
 })
 

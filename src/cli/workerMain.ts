@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import { type ChildProcess, fork } from "node:child_process"
 import { watch as watchFiles } from "node:fs"
 import { dirname, resolve } from "node:path"
+import type { LogFormat, LogLevelName } from "../internal/logging.js"
 import * as Endpoint from "../internal/metrics/endpoint.js"
 import * as MetricsPool from "../internal/metrics/pool.js"
 import * as Supervisor from "../internal/supervisor.js"
@@ -36,6 +37,8 @@ export interface RunFlags {
   readonly redisUrl: string | undefined
   readonly metricsPort: number | undefined
   readonly metricsHost: string
+  readonly logFormat: LogFormat | undefined
+  readonly logLevel: LogLevelName | undefined
 }
 
 export interface WatchFlags extends RunFlags {
@@ -200,9 +203,9 @@ const watchWorker = (o: WatchFlags) =>
  * failed check or runtime error, 2 bad usage), its failure reported on stderr in
  * one line. The first SIGINT/SIGTERM interrupts it: a worker shuts down gracefully.
  */
-const main = (program: Effect.Effect<void, unknown>): Promise<number> =>
+const main = (program: Effect.Effect<void, unknown>, flags: RunFlags): Promise<number> =>
   new Promise((done) => {
-    const fiber = Effect.runFork(program.pipe(Effect.provide(Common.stderrLogger)))
+    const fiber = Effect.runFork(program.pipe(Effect.provide(Common.stderrLogger(flags))))
     const interrupt = () => fiber.unsafeInterruptAsFork(fiber.id())
     process.once("SIGINT", interrupt)
     process.once("SIGTERM", interrupt)
@@ -214,6 +217,6 @@ const main = (program: Effect.Effect<void, unknown>): Promise<number> =>
     })
   })
 
-export const run = (flags: RunFlags): Promise<number> => main(runWorker(flags))
+export const run = (flags: RunFlags): Promise<number> => main(runWorker(flags), flags)
 
-export const watch = (flags: WatchFlags): Promise<number> => main(watchWorker(flags))
+export const watch = (flags: WatchFlags): Promise<number> => main(watchWorker(flags), flags)

@@ -10,6 +10,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import type * as MetricLabel from "effect/MetricLabel"
 import * as Schema from "effect/Schema"
 import type { RrqClientShape } from "../Client.js"
 import type * as Handler from "../Handler.js"
@@ -41,9 +42,19 @@ export interface Running {
   /** Only for handlers that returned an Effect. */
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   stop: StopReason | undefined
+  /** Its metrics' labels (queue, function), looked up once. */
+  readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   /** The attempt's outcome is decided; later results of the handler are ignored. */
   settled: boolean
 }
+
+/** The log annotations of an attempt. */
+const jobAnnotations = (job: ClaimedJob) => ({
+  queue: job.queue,
+  jobId: job.id,
+  attempt: job.currentRetries + 1,
+  function: job.functionName
+})
 
 /** The key of a job in `running`. */
 export const jobKey = (queue: string, id: string): string => `${queue}\u0000${id}`
@@ -193,10 +204,11 @@ export class JobRunner<R> {
       abort: undefined,
       fiber: undefined,
       stop: undefined,
+      labels: jobLabels(job.queue, job.functionName),
       settled: false
     }
     this.running.set(entry.key, entry)
-    jobsStarted.unsafeUpdate(1, jobLabels(job.queue, job.functionName))
+    jobsStarted.unsafeUpdate(1, entry.labels)
     this.jobStarted.fire()
     this.execute(entry)
   }
@@ -248,7 +260,11 @@ export class JobRunner<R> {
       return this.settle(entry, Exit.fail(e))
     }
     if (Effect.isEffect(out)) {
-      const fiber = this.ctx.fork((out as Effect.Effect<unknown, unknown, R>).pipe(Effect.catchAllDefect(Effect.fail)))
+      const fiber = this.ctx.fork((out as Effect.Effect<unknown, unknown, R>).pipe(
+        Effect.catchAllDefect(Effect.fail),
+        // the handler's log lines say which job they belong to (JSON logs: as fields)
+        Effect.annotateLogs(jobAnnotations(job))
+      ))
       entry.fiber = fiber
       fiber.addObserver((exit) => this.settle(entry, exit))
     } else if (isPromiseLike(out)) {
@@ -264,7 +280,7 @@ export class JobRunner<R> {
     entry.settled = true
     const ranMs = this.ctx.now() - entry.calledAt
     this.ctx.policy.ran(ranMs)
-    jobDuration.unsafeUpdate(ranMs / 1000, jobLabels(entry.job.queue, entry.job.functionName))
+    jobDuration.unsafeUpdate(ranMs / 1000, entry.labels)
     const recording = this.recordingOf(entry, entry.handler!, exit)
     if (recording === undefined) this.release(entry)
     else this.record(entry, recording)
@@ -281,7 +297,7 @@ export class JobRunner<R> {
     const outcome = outcomeOf(exit, entry.stop, handler, job.functionName, this.timeoutOf(job, handler))
     switch (outcome._tag) {
       case "Complete":
-        return recorder.complete(job, outcome.result)
+        return recorder.complete(job, outcome.result, entry.labels)
       case "Retry":
         return recorder.retry(job, handler.maxRetries, outcome.error, outcome.delayMs)
       case "Fail":
@@ -302,7 +318,8 @@ export class JobRunner<R> {
     entry.settled = true
     const fiber = this.ctx.forkRecording(
       recording.pipe(
-        Effect.catchAllCause((cause) => Effect.logError(`Job ${entry.job.id} could not be settled`, cause))
+        Effect.catchAllCause((cause) => Effect.logError(`Job ${entry.job.id} could not be settled`, cause)),
+        Effect.annotateLogs(jobAnnotations(entry.job))
       )
     )
     fiber.addObserver((exit) => {

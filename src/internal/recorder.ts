@@ -8,6 +8,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as MetricLabel from "effect/MetricLabel"
 import * as Schedule from "effect/Schedule"
 import type { ClaimedJob, Completion, JobStoreShape } from "../JobStore.js"
 import * as Retry from "../Retry.js"
@@ -47,7 +48,11 @@ export interface RecorderContext {
 const BATCH = 500
 
 export class Recorder {
-  private completions: Array<{ readonly queue: string; readonly functionName: string; readonly completion: Completion }> = []
+  private completions: Array<{
+    readonly queue: string
+    readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
+    readonly completion: Completion
+  }> = []
   private flushing = 0
   private readonly added = new Signal()
   private readonly flushed = new Signal()
@@ -73,8 +78,8 @@ export class Recorder {
   }
 
   /** Queues a completion for the flusher: nothing to wait for. */
-  complete(job: ClaimedJob, result: string): undefined {
-    this.completions.push({ queue: job.queue, functionName: job.functionName, completion: { id: job.id, token: job.leaseToken, result } })
+  complete(job: ClaimedJob, result: string, labels: ReadonlyArray<MetricLabel.MetricLabel>): undefined {
+    this.completions.push({ queue: job.queue, labels, completion: { id: job.id, token: job.leaseToken, result } })
     if (this.completions.length === 1) this.added.fire()
     return undefined
   }
@@ -176,7 +181,7 @@ export class Recorder {
         results.forEach((ok, i) => {
           if (!ok) return void late.push(items[i]!.completion.id)
           self.ctx.counts.completed++
-          jobsCompleted.unsafeUpdate(1, jobLabels(queue, items[i]!.functionName))
+          jobsCompleted.unsafeUpdate(1, items[i]!.labels)
         })
         if (late.length > 0) yield* self.lost(queue, late, "finished")
       }

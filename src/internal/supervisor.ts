@@ -7,6 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import { type ChildProcess, fork } from "node:child_process"
+import { RESTARTS_ENV } from "./metrics/processFigures.js"
 
 export interface Options {
   readonly numWorkers: number
@@ -44,12 +45,14 @@ export const answer = (question: string, reply: () => Promise<unknown>): void =>
 /** Set in every child, so it knows to watch its parent. */
 export const SUPERVISED_ENV = "RRQ_SUPERVISED"
 
+
 const BACKOFF_MIN_MS = 1_000
 const BACKOFF_MAX_MS = 30_000
 const STABLE_MS = 60_000
 
 interface Slot {
   readonly index: number
+  restarts: number
   child: ChildProcess | undefined
   startedAt: number
   crashes: number
@@ -63,6 +66,7 @@ export const run = (options: Options): Effect.Effect<number> =>
     const maxCrashes = options.maxCrashes ?? 5
     const slots: Array<Slot> = Array.from({ length: options.numWorkers }, (_, index) => ({
       index,
+      restarts: 0,
       child: undefined,
       startedAt: 0,
       crashes: 0,
@@ -107,7 +111,7 @@ export const run = (options: Options): Effect.Effect<number> =>
     const start = (slot: Slot) => {
       slot.restartTimer = undefined
       const child = fork(options.modulePath, [...options.args], {
-        env: { ...process.env, ...options.env, [SUPERVISED_ENV]: "1" },
+        env: { ...process.env, ...options.env, [SUPERVISED_ENV]: "1", [RESTARTS_ENV]: String(slot.restarts) },
         stdio: ["ignore", "inherit", "inherit", "ipc"]
       })
       slot.child = child
@@ -133,6 +137,7 @@ export const run = (options: Options): Effect.Effect<number> =>
         )
         slot.restartTimer = setTimeout(() => {
           restarts++
+          slot.restarts++
           start(slot)
         }, delay)
       })

@@ -56,12 +56,23 @@ const labels = (key: string, make: () => ReadonlyArray<MetricLabel.MetricLabel>)
   return found
 }
 
+// by queue, then function: two Map lookups, no key string to build on the hot path
+const byJob = new Map<string, Map<string, ReadonlyArray<MetricLabel.MetricLabel>>>()
+
 /** `{queue, function}`, one array per pair for the life of the process. */
-export const jobLabels = (queue: string, functionName: string): ReadonlyArray<MetricLabel.MetricLabel> =>
-  labels(`j\u0000${queue}\u0000${functionName}`, () => [
-    MetricLabel.make("queue", queue),
-    MetricLabel.make("function", functionName)
-  ])
+export const jobLabels = (queue: string, functionName: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+  let fns = byJob.get(queue)
+  if (fns === undefined) byJob.set(queue, fns = new Map())
+  let found = fns.get(functionName)
+  if (found === undefined) {
+    found = labels(`j\u0000${queue}\u0000${functionName}`, () => [
+      MetricLabel.make("queue", queue),
+      MetricLabel.make("function", functionName)
+    ])
+    if (found !== overflow) fns.set(functionName, found)
+  }
+  return found
+}
 
 /** `{queue, function, reason}`. */
 export const failLabels = (queue: string, functionName: string, reason: FailReason) =>

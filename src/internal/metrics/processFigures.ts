@@ -4,8 +4,12 @@
  * which samples the loop without a timer of ours on the hot path).
  */
 import { monitorEventLoopDelay } from "node:perf_hooks"
+import type { WorkerProcessFigures } from "../../JobStore.js"
 
 const WINDOW_MS = 10_000
+
+/** Set by the supervisor of `--num-workers` in each child: how many times it restarted that child's slot. */
+export const RESTARTS_ENV = "RRQ_WORKER_RESTARTS"
 
 let monitor: ReturnType<typeof monitorEventLoopDelay> | undefined
 let lastP99Ns = 0
@@ -61,4 +65,22 @@ export const cpuPercent = (state: { last?: { cpu: NodeJS.CpuUsage; at: number } 
   if (last === undefined) return 0
   const usedMs = (cpu.user - last.cpu.user + cpu.system - last.cpu.system) / 1000
   return at > last.at ? Math.round((usedMs / (at - last.at)) * 1000) / 10 : 0
+}
+
+/** A heartbeat's figures: this process's, and the worker's own counts. */
+export const processFigures = (
+  cpu: { last?: { cpu: NodeJS.CpuUsage; at: number } },
+  counts: { readonly completed: number; readonly failed: number },
+  restarts: number
+): WorkerProcessFigures => {
+  const p = read()
+  return {
+    rssBytes: p.rssBytes,
+    cpuPercent: cpuPercent(cpu),
+    eventLoopLagP99Ms: Math.round(p.eventLoopLagP99Seconds * 1e5) / 100,
+    uptimeSeconds: Math.round(p.uptimeSeconds),
+    completed: counts.completed,
+    failed: counts.failed,
+    restarts
+  }
 }
