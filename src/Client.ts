@@ -22,6 +22,7 @@ import {
 } from "./Errors.js"
 import { jobLabels, jobsCancelled, jobsEnqueued, queueLabels } from "./internal/metrics/instruments.js"
 import { toNewJob } from "./internal/newJob.js"
+import * as Tracing from "./internal/tracing.js"
 import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { type CancelOutcome, JobStore } from "./JobStore.js"
@@ -103,6 +104,29 @@ export const MAX_ENQUEUE_MANY = 5_000
 /** How often a waiter re-reads the job in case a completion event was missed (e.g. during a reconnect). */
 const RECHECK_MS = 1_000
 
+/**
+ * An enqueue in a PRODUCER span `send <queue>` (OpenTelemetry's messaging conventions), whose
+ * `traceparent` each job carries in `traceContext` (unless the caller gave one) to its attempts.
+ */
+const sendTraced = <A extends { readonly id: string }, E>(
+  jobs: ReadonlyArray<NewJob>,
+  send: (jobs: ReadonlyArray<NewJob>) => Effect.Effect<ReadonlyArray<A>, E>
+): Effect.Effect<ReadonlyArray<A>, E> => {
+  const queue = jobs[0]?.queue ?? ""
+  const oneQueue = jobs.every((j) => j.queue === queue)
+  return Effect.flatMap(Effect.orDie(Effect.currentSpan), (span) => {
+    const parent = Tracing.traceparent(span)
+    return send(jobs.map((j) => (j.traceContext === undefined ? { ...j, traceContext: parent } : j))).pipe(
+      Effect.tap((refs) => (refs.length === 1 ? Effect.annotateCurrentSpan("messaging.message.id", refs[0]!.id) : Effect.void))
+    )
+  }).pipe(
+    Effect.withSpan(oneQueue ? `send ${queue}` : "send", {
+      kind: "producer",
+      attributes: Tracing.sendAttributes(oneQueue ? queue : "(several)", jobs.length)
+    })
+  )
+}
+
 export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> = Effect.gen(function*() {
   const store = yield* JobStore
   const settings = yield* RrqSettings
@@ -133,14 +157,17 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
         }
         jobs.push(j)
       }
-      return Effect.map(store.enqueue(jobs), (outcomes) =>
-        outcomes.map((outcome, i) => {
-          const job = requests[i]!.job
-          const decode = typeof job === "string" ? identity : resultDecoder(job)
-          const created = outcome._tag === "Created"
-          if (created) jobsEnqueued.unsafeUpdate(1, jobLabels(jobs[i]!.queue, jobs[i]!.functionName))
-          return Enqueued.of({ queue: jobs[i]!.queue, id: outcome.id }, created, decode)
-        }))
+      const send = (jobs: ReadonlyArray<NewJob>) =>
+        Effect.map(store.enqueue(jobs), (outcomes) =>
+          outcomes.map((outcome, i) => {
+            const job = requests[i]!.job
+            const decode = typeof job === "string" ? identity : resultDecoder(job)
+            const created = outcome._tag === "Created"
+            if (created) jobsEnqueued.unsafeUpdate(1, jobLabels(jobs[i]!.queue, jobs[i]!.functionName))
+            return Enqueued.of({ queue: jobs[i]!.queue, id: outcome.id }, created, decode)
+          }))
+      // no tracer installed: no span, nothing to pay
+      return Effect.tracerWith((tracer) => Tracing.installed(tracer) === undefined ? send(jobs) : sendTraced(jobs, send))
     })
 
   const enqueue = ((job: JobDefinition.Any | string, params: unknown, options?: EnqueueOptions) =>

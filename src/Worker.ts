@@ -33,6 +33,7 @@ import { background, startMaintenance } from "./internal/maintenance.js"
 import * as LiveWorkers from "./internal/metrics/liveWorkers.js"
 import { processFigures, RESTARTS_ENV } from "./internal/metrics/processFigures.js"
 import { Outage } from "./internal/outage.js"
+import * as Tracing from "./internal/tracing.js"
 import { Recorder } from "./internal/recorder.js"
 import { shutdown } from "./internal/shutdown.js"
 import { newWorkerId, resolveOptions, type ResolvedOptions } from "./internal/workerOptions.js"
@@ -52,6 +53,12 @@ export interface WorkerOptions<R = never> {
   /** Stop once no job is ready or running. */
   readonly burst?: boolean
   readonly workerId?: string
+  /**
+   * With a tracer installed, each attempt's `process <queue>` span is a child of the enqueue's
+   * `send <queue>` span (one trace from enqueue to job) instead of a root linked to it (the
+   * messaging conventions' default: a job may run long after, and again). Default false.
+   */
+  readonly continueTrace?: boolean
 }
 
 export interface WorkerCounts {
@@ -90,9 +97,9 @@ export const make = <R = never>(
   Effect.gen(function*() {
     const settings: Settings = yield* RrqSettings
     const store = yield* JobStore
-    const { burst, concurrency, handlers, id, nextOrder, queues } = yield* resolveOptions(options, settings)
+    const resolved = yield* resolveOptions(options, settings)
     // every log line of the worker's fibers (and its handlers') carries the worker id as a field
-    return yield* Effect.annotateLogs(start<R>({ settings, store, id, queues, concurrency, handlers, nextOrder, burst }), "workerId", id)
+    return yield* Effect.annotateLogs(start<R>({ ...resolved, settings, store }), "workerId", resolved.id)
   })
 
 interface StartContext<R> extends ResolvedOptions<R> {
@@ -101,7 +108,7 @@ interface StartContext<R> extends ResolvedOptions<R> {
 }
 
 const start = <R>(
-  { burst, concurrency, handlers, id, nextOrder, queues, settings, store }: StartContext<R>
+  { burst, concurrency, continueTrace, handlers, id, nextOrder, queues, settings, store }: StartContext<R>
 ): Effect.Effect<WorkerShape, never, RrqSettings | JobStore | Scope.Scope | R> =>
   Effect.gen(function*() {
     // A RetryPolicy in the context wins; otherwise RRQ's exponential backoff from the settings.
@@ -112,6 +119,7 @@ const start = <R>(
     const client = yield* Client.make
     const startedAt = yield* Clock.currentTimeMillis
     const clock = yield* Effect.clock
+    const tracer = Tracing.installed(yield* Effect.tracer)
     // for durations (timeouts, lease ages): immune to wall-clock jumps
     const now = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
     // Fibers forked from callbacks (handlers' Effects, timers, logs) belong to the worker's
@@ -135,6 +143,8 @@ const start = <R>(
       handlers,
       client,
       clock,
+      tracer,
+      continueTrace,
       now,
       policy,
       leases,

@@ -11,6 +11,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as MetricLabel from "effect/MetricLabel"
+import type * as Tracer from "effect/Tracer"
 import * as Schema from "effect/Schema"
 import type { RrqClientShape } from "../Client.js"
 import type * as Handler from "../Handler.js"
@@ -24,6 +25,7 @@ import type { Held } from "./maintenance.js"
 import { outcomeOf, type StopReason } from "./outcome.js"
 import type { Recorder } from "./recorder.js"
 import { Signal } from "./Signal.js"
+import * as Tracing from "./tracing.js"
 import { afterReturnedDelay, groupByQueue } from "./timing.js"
 
 /** One attempt in a slot. */
@@ -42,6 +44,8 @@ export interface Running {
   /** Only for handlers that returned an Effect. */
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   stop: StopReason | undefined
+  /** The attempt's consumer span, when the app installed a tracer (internal/tracing.ts). */
+  span: Tracer.Span | undefined
   /** Its metrics' labels (queue, function), looked up once. */
   readonly labels: ReadonlyArray<MetricLabel.MetricLabel>
   /** The attempt's outcome is decided; later results of the handler are ignored. */
@@ -70,6 +74,9 @@ export interface RunnerContext<R> {
   readonly handlers: ReadonlyMap<string, Handler.Handler<R>>
   readonly client: RrqClientShape
   readonly clock: Clock.Clock
+  /** The app's tracer (undefined: none installed, no spans) and whether attempts continue the enqueue's trace. */
+  readonly tracer: Tracer.Tracer | undefined
+  readonly continueTrace: boolean
   /** Monotonic milliseconds. */
   readonly now: () => number
   readonly policy: ClaimPolicy
@@ -204,6 +211,9 @@ export class JobRunner<R> {
       abort: undefined,
       fiber: undefined,
       stop: undefined,
+      span: this.ctx.tracer === undefined
+        ? undefined
+        : Tracing.startAttempt(this.ctx.tracer, job, this.ctx.clock.unsafeCurrentTimeNanos(), this.ctx.continueTrace),
       labels: jobLabels(job.queue, job.functionName),
       settled: false
     }
@@ -220,18 +230,22 @@ export class JobRunner<R> {
     if (handler === undefined) {
       const message = `No handler registered for function '${job.functionName}'`
       // "retry": a newer worker (a rolling deploy) may know it; the attempts still run out into the DLQ
-      return this.record(entry, settings.unknownFunction === "retry" ? recorder.retry(job, undefined, message, undefined, "no_handler") : recorder.fail(job, message, "no_handler"))
+      const retry = settings.unknownFunction === "retry"
+      this.traced(entry, retry ? "retry" : "fail", "no_handler", Exit.void)
+      return this.record(entry, retry ? recorder.retry(job, undefined, message, undefined, "no_handler") : recorder.fail(job, message, "no_handler"))
     }
     let raw: unknown
     try {
       raw = JSON.parse(job.params)
     } catch (e) {
+      this.traced(entry, "fail", "invalid_params", Exit.void)
       return this.record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': not valid JSON (${describeError(e)})`, "invalid_params"))
     }
     const params = handler.params === Schema.Unknown
       ? Either.right(raw)
       : Schema.decodeUnknownEither(handler.params)(raw)
     if (Either.isLeft(params)) {
+      this.traced(entry, "fail", "invalid_params", Exit.void)
       return this.record(entry, recorder.fail(job, `Invalid params for '${job.functionName}': ${params.left.message}`, "invalid_params"))
     }
     const ctx: Handler.JobContext = {
@@ -263,7 +277,9 @@ export class JobRunner<R> {
       const fiber = this.ctx.fork((out as Effect.Effect<unknown, unknown, R>).pipe(
         Effect.catchAllDefect(Effect.fail),
         // the handler's log lines say which job they belong to (JSON logs: as fields)
-        Effect.annotateLogs(jobAnnotations(job))
+        Effect.annotateLogs(jobAnnotations(job)),
+        // and its spans nest under the attempt's
+        (handled) => (entry.span === undefined ? handled : Effect.withParentSpan(handled, entry.span))
       ))
       entry.fiber = fiber
       fiber.addObserver((exit) => this.settle(entry, exit))
@@ -295,6 +311,10 @@ export class JobRunner<R> {
     const { recorder } = this.ctx
     const job = entry.job
     const outcome = outcomeOf(exit, entry.stop, handler, job.functionName, this.timeoutOf(job, handler))
+    if (entry.span !== undefined) {
+      const failed = outcome._tag === "Retry" || outcome._tag === "Fail"
+      this.traced(entry, outcome._tag.toLowerCase(), failed ? Tracing.errorType(exit, entry.stop ?? "invalid_result") : undefined, exit)
+    }
     switch (outcome._tag) {
       case "Complete":
         return recorder.complete(job, outcome.result, entry.labels)
@@ -311,6 +331,11 @@ export class JobRunner<R> {
           if (entry.stop === "lost") leasesLost.unsafeUpdate(1, queueLabels(job.queue))
         })
     }
+  }
+
+  /** Ends the attempt's span, if it has one. */
+  private traced(entry: Running, outcome: string, error: string | undefined, exit: Exit.Exit<unknown, unknown>): void {
+    if (entry.span !== undefined) Tracing.endAttempt(entry.span, outcome, error, exit, this.ctx.clock.unsafeCurrentTimeNanos())
   }
 
   /** Records a non-success outcome in its own fiber; the slot stays taken until it is written. */

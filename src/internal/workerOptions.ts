@@ -22,6 +22,7 @@ export interface ResolvedOptions<R> {
   readonly nextOrder: () => ReadonlyArray<string>
   readonly concurrency: number
   readonly burst: boolean
+  readonly continueTrace: boolean
 }
 
 /** `host-pid-random`: unique per process, and tells an operator where the worker runs. */
@@ -55,6 +56,7 @@ export const resolveOptions = <R>(
       queues: specs.map((q) => q.name),
       nextOrder: queueOrder(specs, options.strictOrder ?? false),
       concurrency,
-      burst: options.burst ?? false
+      burst: options.burst ?? false,
+      continueTrace: options.continueTrace ?? false
     }
   })
