@@ -6,6 +6,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
 import { readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { RrqClient } from "../src/Client.js"
 import { FailJob } from "../src/Errors.js"
 import * as Handler from "../src/Handler.js"
@@ -13,7 +15,7 @@ import * as Metrics from "../src/Metrics.js"
 import * as Worker from "../src/Worker.js"
 import { clientLayer, privateRedis, uniquePrefix } from "./support/index.js"
 import { promtoolCheck, sample, startPrometheus } from "./support/prometheus.js"
-import { startRedis } from "./support/redisServer.js"
+import { freePort, startRedis } from "./support/redisServer.js"
 
 const fast = { retryBaseMs: 10, retryMaxMs: 20, pollDelayMs: 20, recoverIntervalMs: 100, shutdownGraceMs: 1_000 }
 
@@ -128,6 +130,41 @@ describe("metrics", () => {
       const up = yield* Effect.promise(() => prometheus.query(`up{job="rrq"}`))
       expect(up.map((r) => r.value[1])).toEqual(["1"])
     }).pipe(Effect.provide(clientLayer(fast))), 60_000)
+})
+
+describe("Metrics for library users", () => {
+  it.scopedLive("layerPrometheus serves while the layer lives; handler mounts in an app's own node:http server", () =>
+    Effect.gen(function*() {
+      const port = yield* Effect.promise(() => freePort())
+      yield* Layer.build(Metrics.layerPrometheus({ port, host: "127.0.0.1" }))
+      expect((yield* get(port, "/healthz")).status).toBe(200)
+      expect((yield* get(port, "/metrics")).body).toMatch(/^# TYPE rrq_redis_up gauge$/m)
+      // an app's server: its own routes, and rrq's three mounted under /ops
+      const handle = yield* Metrics.handler()
+      const server = createServer((req, res) => {
+        if (req.url?.startsWith("/ops/")) {
+          req.url = req.url.slice("/ops".length)
+          return handle(req, res)
+        }
+        res.end("app")
+      })
+      const appPort = yield* Effect.acquireRelease(
+        Effect.async<number>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))),
+        () => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      expect((yield* get(appPort, "/")).body).toBe("app")
+      expect((yield* get(appPort, "/ops/readyz")).status).toBe(200)
+      const scraped = yield* get(appPort, "/ops/metrics")
+      expect(promtoolCheck(scraped.body)).toEqual({ status: 0, output: "" })
+    }).pipe(Effect.provide(clientLayer(fast))), 30_000)
+
+  it.scopedLive("a taken port is a MetricsServerError naming it", () =>
+    Effect.gen(function*() {
+      const port = yield* Metrics.serve({ port: 0, host: "127.0.0.1" })
+      const error = yield* Effect.flip(Metrics.serve({ port, host: "127.0.0.1" }))
+      expect(error._tag).toBe("MetricsServerError")
+      expect(error.message).toContain(`127.0.0.1:${port}`)
+    }).pipe(Effect.provide(clientLayer(fast))), 30_000)
 })
 
 describe("readiness", () => {
