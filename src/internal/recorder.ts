@@ -160,7 +160,12 @@ export class Recorder {
     )
   }
 
-  /** The completion flusher: writes queued completions in batches, for ever. */
+  /**
+   * The completion flusher: writes queued completions in batches, for ever. Paced by the work
+   * (it waits for a completion, then writes all queued), not by time, so `Effect.forever`
+   * rather than a Schedule, whose driver would cost a step per batch on the hot path (c1: a
+   * batch per job).
+   */
   get flusher(): Effect.Effect<never> {
     const self = this
     return Effect.gen(function*() {
