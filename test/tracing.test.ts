@@ -41,7 +41,7 @@ describe("traces", () => {
     const prefix = uniquePrefix("trace")
     const producer = await runScript("producer.ts", prefix)
     const sends = producer.spans.filter((s) => s.name === "send default")
-    expect(sends).toHaveLength(2)
+    expect(sends).toHaveLength(3)
     const [single, batch] = sends
     expect(single!.kind).toBe(SPAN_KIND.PRODUCER)
     expect(single!.attributes).toMatchObject({
@@ -55,7 +55,7 @@ describe("traces", () => {
     expect(batch!.attributes["messaging.message.id"]).toBeUndefined()
 
     const worker = await runScript("worker.ts", prefix)
-    const processes = worker.spans.filter((s) => s.name === "process default")
+    const processes = worker.spans.filter((s) => s.name === "process default" && s.attributes["rrq.function"] === "greet")
     expect(processes).toHaveLength(4)
     for (const span of processes) {
       expect(span.kind).toBe(SPAN_KIND.CONSUMER)
@@ -74,6 +74,9 @@ describe("traces", () => {
       const inner = worker.spans.find((s) => s.name === "greet.inner" && s.traceId === span.traceId)!
       expect(inner.parentSpanId).toBe(span.spanId)
     }
+    // a failed attempt says how it ended and what failed it
+    const failed = worker.spans.find((s) => s.attributes["rrq.function"] === "boom")!
+    expect(failed.attributes).toMatchObject({ "rrq.outcome": "retry", "error.type": "TypeError", "messaging.message.id": producer.ids[4] })
   }, 60_000)
 
   it("continueTrace: the attempt's span is a child of the send span, in one trace", async () => {

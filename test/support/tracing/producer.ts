@@ -1,4 +1,4 @@
-/** Enqueues one job and a batch of three under an OpenTelemetry tracer; prints the spans. */
+/** Enqueues one job, a batch of three and one that fails, under an OpenTelemetry tracer; prints the spans. */
 import { Effect, Layer } from "effect"
 import * as Client from "../../../src/Client.js"
 import * as JobStore from "../../../src/JobStore.js"
@@ -18,7 +18,9 @@ const program = Effect.gen(function*() {
   const client = yield* Client.RrqClient
   const one = yield* client.enqueue("greet", { name: "Ada" })
   const batch = yield* client.enqueueMany([1, 2, 3].map((n) => ({ job: "greet", params: { name: `n${n}` } })))
-  process.stdout.write(`${JSON.stringify({ ids: [one.id, ...batch.map((b) => b.id)] })}\n`)
+  // one attempt only, which fails
+  const boom = yield* client.enqueue("boom", {}, { maxRetries: 1 })
+  process.stdout.write(`${JSON.stringify({ ids: [one.id, ...batch.map((b) => b.id), boom.id] })}\n`)
 })
 
 // printed before the SDK shuts down (its in-memory exporter forgets on shutdown)

@@ -14,7 +14,8 @@ const layer = JobStore.layerRedis.pipe(
 
 const handlers = {
   // its own span nests under the attempt's
-  greet: ({ name }: { name: string }) => Effect.succeed(`hello ${name}`).pipe(Effect.withSpan("greet.inner"))
+  greet: ({ name }: { name: string }) => Effect.succeed(`hello ${name}`).pipe(Effect.withSpan("greet.inner")),
+  boom: () => Effect.fail(new TypeError("kaboom"))
 }
 
 // printed before the SDK shuts down (its in-memory exporter forgets on shutdown)
