@@ -1,6 +1,7 @@
 #!lua
 -- claim: moves up to N ready jobs from pending to active, each with a fresh lease token.
 -- Records that are missing or unreadable are quarantined into the DLQ, never dropped.
+-- A paused queue (its `paused` key, pause.lua) hands out nothing and says nothing is due.
 -- KEYS: 1 pending, 2 active, 3 dlq, 4 stats, [5 the lease index rrq:leases (single-node Redis only)]
 -- ARGV: 1 prefix, 2 queue, 3 count, 4 leaseMs, 5 workerId, 6 token base, 7 dlqTtlMs, 8 uniqueLockTtlMs
 -- Returns: { nextRunAt|-1, now, then 10 per job: id, functionName, params, currentRetries,
@@ -19,6 +20,7 @@ local dlqTtl, lockTtl = tonumber(ARGV[7]), tonumber(ARGV[8])
 local now = nowMs()
 
 local out = { -1, now }
+if redis.call('EXISTS', prefix .. 'paused') == 1 then return out end
 local claimed = 0
 local dead = {}
 -- One read for both questions: which jobs are due (a prefix, by score) and, from the

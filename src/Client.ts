@@ -26,6 +26,7 @@ import * as Tracing from "./internal/tracing.js"
 import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { type CancelOutcome, JobStore } from "./JobStore.js"
+import { isValidQueueName } from "./Keys.js"
 import { type DurationInput, parseDuration, RrqSettings } from "./Settings.js"
 
 /** A job that was enqueued: where it lives, and whether this call created it. */
@@ -78,6 +79,13 @@ export interface RrqClientShape {
     options?: WaitOptions
   ) => Effect.Effect<R, WaitError>
   readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | JobStoreError>
+  /**
+   * Pauses a queue for every worker at once: it still takes enqueues, but no job of it is
+   * claimed until `resume` (running jobs finish). Succeeds with false when it was paused already.
+   */
+  readonly pause: (queue: string) => Effect.Effect<boolean, InvalidOptions | JobStoreError>
+  /** Resumes a paused queue and wakes idle workers; false when it was not paused. */
+  readonly resume: (queue: string) => Effect.Effect<boolean, InvalidOptions | JobStoreError>
 }
 
 export class RrqClient extends Context.Tag("rrq/RrqClient")<RrqClient, RrqClientShape>() {}
@@ -170,6 +178,11 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
       return Effect.tracerWith((tracer) => Tracing.installed(tracer) === undefined ? send(jobs) : sendTraced(jobs, send))
     })
 
+  const setPaused = (queue: string, paused: boolean) =>
+    isValidQueueName(queue)
+      ? store.setPaused(queue, paused)
+      : Effect.fail(new InvalidOptions({ message: `invalid queue name '${queue}' (1 to 200 characters, no braces, commas or whitespace)` }))
+
   const enqueue = ((job: JobDefinition.Any | string, params: unknown, options?: EnqueueOptions) =>
     Effect.map(enqueueMany([options ? { job, params, options } : { job, params }]), (refs) => refs[0]!)) as RrqClientShape["enqueue"]
 
@@ -227,6 +240,8 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
     enqueueMany,
     getJob: store.getJob,
     waitForResult,
+    pause: (queue) => setPaused(queue, true),
+    resume: (queue) => setPaused(queue, false),
     cancel: (ref) =>
       Effect.tap(store.cancel(ref), (outcome) =>
         outcome._tag === "Cancelled" ? Effect.sync(() => jobsCancelled.unsafeUpdate(1, queueLabels(ref.queue))) : Effect.void)

@@ -104,6 +104,8 @@ export interface QueueStats {
   readonly dlq: number
   readonly completedTotal: number
   readonly failedTotal: number
+  /** The queue is paused: its jobs are not claimed (enqueues still land). */
+  readonly paused: boolean
   /** How long the oldest ready job has been due, in ms (undefined when none is ready). */
   readonly oldestReadyAgeMs?: number | undefined
 }
@@ -183,6 +185,12 @@ export interface JobStoreShape {
   ) => Effect.Effect<RecoverOutcome, JobStoreError>
   /** Cancels a pending job at once; a running one is marked CANCELLED and its worker told to interrupt it. */
   readonly cancel: (ref: JobRef) => Effect.Effect<CancelOutcome, JobNotFound | JobStoreError>
+  /**
+   * Pauses (true) or resumes (false) a queue for every worker: a paused queue takes enqueues
+   * but hands out no job to claim; resuming wakes idle workers. Succeeds with whether the
+   * state changed.
+   */
+  readonly setPaused: (queue: string, paused: boolean) => Effect.Effect<boolean, JobStoreError>
   readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | JobStoreError>
   /**
    * Jobs of a queue in one state: pending (by run-at), active (by lease deadline)

@@ -20,6 +20,8 @@ export interface QueueKeys {
   readonly dlq: string
   /** HASH completedTotal, failedTotal. */
   readonly stats: string
+  /** STRING `1` while the queue is paused (its jobs are not claimed). */
+  readonly paused: string
   /**
    * Pub/sub channel: a message whenever work may be ready (enqueue, retry, recovery, requeue,
    * unique-key hand-over): `<run-at> <now>` (Redis's clock: due in run-at − now), or a bare
@@ -78,6 +80,7 @@ export const make = (base = "rrq"): Keys => {
       active: `${prefix}active`,
       dlq: `${prefix}dlq`,
       stats: `${prefix}stats`,
+      paused: `${prefix}paused`,
       wake: `${prefix}wake`,
       done: `${prefix}done`,
       cancel: `${prefix}cancel`

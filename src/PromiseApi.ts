@@ -61,6 +61,10 @@ export interface Rrq {
   readonly getJob: (ref: JobRef) => Promise<Job | undefined>
   readonly waitForResult: <R = unknown>(ref: Client.Enqueued<R> | JobRef, options?: Client.WaitOptions) => Promise<R>
   readonly cancel: (ref: JobRef) => Promise<CancelOutcome>
+  /** Pauses a queue for every worker (enqueues still land); false when it was paused already. */
+  readonly pause: (queue: string) => Promise<boolean>
+  /** Resumes a paused queue; false when it was not paused. */
+  readonly resume: (queue: string) => Promise<boolean>
   readonly stats: (queue?: string) => Promise<QueueStats>
   readonly startWorker: (options: Worker.WorkerOptions) => Promise<RunningWorker>
   /** Stops every worker started here (gracefully) and closes the connections. */
@@ -108,6 +112,8 @@ export const connect = (options: ConnectOptions = {}): Rrq => {
     getJob: (ref) => client((c) => c.getJob(ref)).then(Option.getOrUndefined),
     waitForResult: (ref, opts) => client((c) => c.waitForResult(ref, opts)),
     cancel: (ref) => client((c) => c.cancel(ref)),
+    pause: (queue) => client((c) => c.pause(queue)),
+    resume: (queue) => client((c) => c.resume(queue)),
     stats: (queue) =>
       run(Effect.flatMap(Settings.RrqSettings, (s) => Effect.flatMap(JobStore.JobStore, (st) => st.stats(queue ?? s.defaultQueue)))),
     startWorker: (workerOptions) =>

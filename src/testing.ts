@@ -38,6 +38,7 @@ export const contractSuite = <E>(
     })
     describe("claim and finish", () => {
       claim.claims(c)
+      claim.pausing(c)
       outcomes.finishes(c)
       claim.leases(c)
     })

@@ -90,7 +90,7 @@ describe("rrq CLI", () => {
     expect(JSON.parse(show.stdout)).toMatchObject({ id, status: "COMPLETED", result: 5, functionName: "add", currentRetries: 0 })
     const result = await rrq(p, ["job", "result", id])
     expect(result.stdout.trim()).toBe("5")
-    expect(await stats(p)).toEqual({ queue: "default", ready: 0, delayed: 0, active: 0, dlq: 0, completedTotal: 1, failedTotal: 0 })
+    expect(await stats(p)).toEqual({ queue: "default", ready: 0, delayed: 0, active: 0, dlq: 0, completedTotal: 1, failedTotal: 0, paused: false })
   }, 60_000)
 
   it("runs plain .mjs settings files and RRQ_SETTINGS", async () => {

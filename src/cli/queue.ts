@@ -1,15 +1,16 @@
-/** `rrq queue ...`: list, stats (optionally watched), inspect. */
+/** `rrq queue ...`: list, stats (optionally watched), inspect, pause and resume. */
 import { Args, Command, Options } from "@effect/cli"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Option from "effect/Option"
+import { RrqClient } from "../Client.js"
 import { JobStore, type QueueStats } from "../JobStore.js"
 import * as Common from "./common.js"
 
 const statsTable = (stats: ReadonlyArray<QueueStats>) =>
   Common.table(
-    ["QUEUE", "READY", "DELAYED", "ACTIVE", "DLQ", "COMPLETED", "FAILED"],
-    stats.map((s) => [s.queue, s.ready, s.delayed, s.active, s.dlq, s.completedTotal, s.failedTotal])
+    ["QUEUE", "READY", "DELAYED", "ACTIVE", "DLQ", "COMPLETED", "FAILED", "STATE"],
+    stats.map((s) => [s.queue, s.ready, s.delayed, s.active, s.dlq, s.completedTotal, s.failedTotal, s.paused ? "paused" : "running"])
   )
 
 const allStats = (only: ReadonlyArray<string>) =>
@@ -89,7 +90,26 @@ const inspect = Command.make(
     }))
 ).pipe(Command.withDescription("A queue's counts and its first pending, active and dead-lettered jobs"))
 
+/** `pause` and `resume`: one queue, for every worker at once. */
+const pausing = (name: "pause" | "resume") =>
+  Command.make(name, { queue: Args.text({ name: "queue" }), json: Common.json, redisUrl: Common.redisUrl }, (o) =>
+    Common.withStore(o, Effect.gen(function*() {
+      const client = yield* RrqClient
+      const changed = yield* (name === "pause" ? client.pause(o.queue) : client.resume(o.queue)).pipe(
+        Effect.catchTag("InvalidOptions", (e) => new Common.UsageError({ message: e.message }))
+      )
+      const paused = name === "pause"
+      if (o.json) return yield* Common.printJson({ queue: o.queue, paused, changed })
+      yield* Common.print(
+        changed ? `queue '${o.queue}' ${paused ? "paused" : "resumed"}` : `queue '${o.queue}' was ${paused ? "paused" : "not paused"} already`
+      )
+    }))).pipe(Command.withDescription(
+      name === "pause"
+        ? "Pause a queue for every worker: enqueues still land, no job is claimed until resume (running jobs finish)"
+        : "Resume a paused queue; idle workers wake at once"
+    ))
+
 export const command = Command.make("queue").pipe(
-  Command.withDescription("Inspect queues"),
-  Command.withSubcommands([list, stats, inspect])
+  Command.withDescription("Inspect, pause and resume queues"),
+  Command.withSubcommands([list, stats, inspect, pausing("pause"), pausing("resume")])
 )

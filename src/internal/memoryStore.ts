@@ -47,6 +47,7 @@ import { dlqCount, dlqScan } from "./memory/scripts/dlq-scan.js"
 import { duplicateOf, enqueue as enqueueScript } from "./memory/scripts/enqueue.js"
 import { extend as extendScript } from "./memory/scripts/extend.js"
 import { fail as failScript } from "./memory/scripts/fail.js"
+import { pause as pauseScript } from "./memory/scripts/pause.js"
 import { recover as recoverScript, type RecoverArgs } from "./memory/scripts/recover.js"
 import { requeue as requeueScript } from "./memory/scripts/requeue.js"
 import { retry as retryScript, type RetryArgs } from "./memory/scripts/retry.js"
@@ -174,6 +175,7 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
       Effect.map(Clock.currentTimeMillis, (now) => stalled(names.map(queueState), now)),
     recover: (queue: string, options: RecoverArgs) => script("recover", queue, (c) => recoverScript(c, options)),
     cancel,
+    setPaused: (queue: string, paused: boolean) => script("pause", queue, (c) => pauseScript(c, paused)),
     getJob: Effect.fn("MemoryStore.getJob")(function*(ref: JobRef) {
       return yield* Reads.getJob(queueState(ref.queue), ref)
     }),

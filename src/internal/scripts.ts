@@ -32,7 +32,8 @@ export const names = [
   "dlq-requeue",
   "dlq-purge",
   "dlq-scan",
-  "stalled"
+  "stalled",
+  "pause"
 ] as const
 export type Name = (typeof names)[number]
 

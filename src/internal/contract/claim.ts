@@ -27,6 +27,36 @@ export const claims = ({ test }: Contract) => {
   }))
 }
 
+/** A paused queue takes enqueues and hands out nothing until it is resumed, which wakes workers. */
+export const pausing = ({ timed }: Contract) => {
+  timed("a paused queue takes enqueues but hands out nothing; resume wakes workers and its jobs are claimable", Effect.gen(function*() {
+    const store = yield* JobStore
+    const heard: Array<string> = []
+    yield* Effect.scoped(Effect.gen(function*() {
+      yield* store.onWake([Q], (queue) => heard.push(queue))
+      expect(yield* store.setPaused(Q, true)).toBe(true)
+      expect(yield* store.setPaused(Q, true)).toBe(false)
+      yield* enqueue("x")
+      yield* enqueue("x", {}, { queue: "other" })
+      expect(yield* store.stats(Q)).toMatchObject({ ready: 1, paused: true })
+      expect((yield* store.stats("other")).paused).toBe(false)
+      const claimed = yield* store.claim(Q, { ...W, count: 5 })
+      expect(claimed.jobs).toEqual([])
+      expect(claimed.nextRunAt).toBeUndefined()
+      // other queues are not paused
+      expect((yield* store.claim("other", { ...W, count: 5 })).jobs).toHaveLength(1)
+      for (let i = 0; i < 100 && heard.length < 1; i++) yield* sleep(10)
+      const before = heard.length
+      expect(yield* store.setPaused(Q, false)).toBe(true)
+      expect(yield* store.setPaused(Q, false)).toBe(false)
+      for (let i = 0; i < 200 && heard.length <= before; i++) yield* sleep(10)
+      expect(heard.length).toBe(before + 1)
+      expect((yield* store.stats(Q)).paused).toBe(false)
+      expect((yield* store.claim(Q, { ...W, count: 5 })).jobs).toHaveLength(1)
+    }))
+  }))
+}
+
 /** A held lease is renewed. */
 export const leases = ({ timed }: Contract) => {
   timed("extend renews held leases and reports lost ones", Effect.gen(function*() {

@@ -1,5 +1,6 @@
 /** Contract cases: enqueue. */
 import { expect } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Client from "../../Client.js"
@@ -134,11 +135,14 @@ export const runAts = ({ test, timed }: Contract) => {
   timed("deferred jobs are not ready before their time", Effect.gen(function*() {
     const store = yield* JobStore
     yield* enqueue("later", {}, { deferBy: "300 millis" })
-    yield* enqueue("at", {}, { deferUntil: Date.now() + 300 })
+    // on the case's clock (a TestClock for the memory store), not Date.now(): a slow machine
+    // between the two must not move the run-at past the sleep below
+    const now = yield* Clock.currentTimeMillis
+    yield* enqueue("at", {}, { deferUntil: now + 300 })
     expect(yield* store.stats(Q)).toMatchObject({ ready: 0, delayed: 2 })
     const early = yield* store.claim(Q, { ...W, count: 5 })
     expect(early.jobs).toHaveLength(0)
-    expect(early.nextRunAt).toBeGreaterThan(Date.now())
+    expect(early.nextRunAt).toBeGreaterThan(now)
     yield* sleep(400)
     expect((yield* store.claim(Q, { ...W, count: 5 })).jobs).toHaveLength(2)
   }))

@@ -47,6 +47,8 @@ export interface QueueState {
   /** The `stats` hash. */
   completedTotal: number
   failedTotal: number
+  /** The `paused` key. */
+  paused: boolean
 }
 
 export const emptyQueue = (name: string, prefix: string): QueueState => ({
@@ -61,7 +63,8 @@ export const emptyQueue = (name: string, prefix: string): QueueState => ({
   uniqueWaiting: new Map(),
   idempotency: new Map(),
   completedTotal: 0,
-  failedTotal: 0
+  failedTotal: 0,
+  paused: false
 })
 
 /** Replaces a job record, without expiry: a hash of these fields, a string key, or nothing. */

@@ -52,7 +52,7 @@ export const listJobs = (q: QueueState, state: JobState, options: { readonly off
 export const stats = (queue: string, q: QueueState | undefined) =>
   Effect.map(Clock.currentTimeMillis, (now): QueueStats => {
     if (q === undefined) {
-      return { queue, ready: 0, delayed: 0, active: 0, dlq: 0, completedTotal: 0, failedTotal: 0 }
+      return { queue, ready: 0, delayed: 0, active: 0, dlq: 0, completedTotal: 0, failedTotal: 0, paused: false }
     }
     let ready = 0
     let oldest = Infinity
@@ -70,6 +70,7 @@ export const stats = (queue: string, q: QueueState | undefined) =>
       dlq: q.dlq.size,
       completedTotal: q.completedTotal,
       failedTotal: q.failedTotal,
+      paused: q.paused,
       oldestReadyAgeMs: ready > 0 ? now - oldest : undefined
     }
   })

@@ -40,6 +40,10 @@ export const queueFamilies = (store: JobStoreShape, options: ScrapeOptions): Eff
         "How long the oldest ready job has been due (0 when none is ready): the backlog's age",
         stats.map((s) => ({ labels: [["queue", s.queue]] as const, value: (s.oldestReadyAgeMs ?? 0) / 1000 }))
       ),
+      gauge("rrq_queue_paused", "1 while the queue is paused (rrq queue pause), else 0", stats.map((s) => ({
+        labels: [["queue", s.queue]] as const,
+        value: s.paused ? 1 : 0
+      }))),
       gauge("rrq_redis_up", "Whether the scrape could read the queues from Redis", [{ labels: [], value: 1 }])
     ]
   }).pipe(

@@ -48,7 +48,7 @@ export const make = ({ keys, use }: RedisCtx): Pick<JobStoreShape, "getJob" | "l
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const k = keys.queue(queue)
-      const [ready, pending, active, dlq, totals, first] = yield* use((r) =>
+      const [ready, pending, active, dlq, totals, first, paused] = yield* use((r) =>
         Promise.all([
           r.zcount(k.pending, "-inf", now),
           r.zcard(k.pending),
@@ -56,7 +56,8 @@ export const make = ({ keys, use }: RedisCtx): Pick<JobStoreShape, "getJob" | "l
           r.zcard(k.dlq),
           r.hmget(k.stats, "completedTotal", "failedTotal"),
           // the earliest run-at: the oldest ready job when it is due
-          r.zrange(k.pending, 0, 0, "WITHSCORES")
+          r.zrange(k.pending, 0, 0, "WITHSCORES"),
+          r.exists(k.paused)
         ])
       )
       const oldest = first.length === 2 ? Number(first[1]) : NaN
@@ -68,6 +69,7 @@ export const make = ({ keys, use }: RedisCtx): Pick<JobStoreShape, "getJob" | "l
         dlq,
         completedTotal: Number(totals[0] ?? 0),
         failedTotal: Number(totals[1] ?? 0),
+        paused: paused === 1,
         oldestReadyAgeMs: oldest <= now ? now - oldest : undefined
       }
     })

@@ -33,7 +33,7 @@ export const make = (
   { keys, queueKeys, run, scripts, settings }: RedisCtx
 ): Pick<
   JobStoreShape,
-  "claim" | "complete" | "retry" | "fail" | "requeue" | "extend" | "recover" | "stalledQueues" | "cancel"
+  "claim" | "complete" | "retry" | "fail" | "requeue" | "extend" | "recover" | "stalledQueues" | "cancel" | "setPaused"
 > => {
   /** The queue's keys, and the lease index for the scripts that keep it. */
   const keysWithIndex = (queue: string) => leaseIndex ? [...queueKeys(queue), keys.leases] : queueKeys(queue)
@@ -143,5 +143,8 @@ export const make = (
       }
     )
 
-  return { claim, complete, retry, fail, requeue, extend, recover, stalledQueues, cancel }
+  const setPaused: JobStoreShape["setPaused"] = (queue, paused) =>
+    Effect.map(run("pause", queue, [paused ? "1" : "0"]), (changed) => changed === 1)
+
+  return { claim, complete, retry, fail, requeue, extend, recover, stalledQueues, cancel, setPaused }
 }

@@ -1,7 +1,7 @@
 /**
  * The twin of `lua/claim.lua`: moves up to `count` ready jobs from pending to active,
  * each with a fresh lease token. Records that are missing or unreadable are
- * quarantined into the DLQ, never dropped.
+ * quarantined into the DLQ, never dropped. A paused queue hands out nothing and says nothing is due.
  */
 import type { ClaimedJob, ClaimResult } from "../../../JobStore.js"
 import { given, hash, hset, keyType, luaToNumber, zfirst, zrangeByScore } from "../keyspace.js"
@@ -18,6 +18,7 @@ export interface ClaimArgs {
 
 export const claim = (c: Ctx, { count, leaseMs, tokenBase, workerId }: ClaimArgs): ClaimResult => {
   const jobs: Array<ClaimedJob> = []
+  if (c.q.paused) return { jobs, nextRunAt: undefined, now: c.now }
   for (const [index, [id, runAt]] of zrangeByScore(c.q.pending, c.now, Math.min(count, 1_000)).entries()) {
     c.q.pending.delete(id)
     const kind = keyType(c, id)
