@@ -26,7 +26,7 @@ import * as Tracing from "./internal/tracing.js"
 import { type EnqueueOptions, isTerminal, type Job, JobRef, type NewJob } from "./Job.js"
 import * as JobDefinition from "./JobDefinition.js"
 import { type CancelOutcome, JobStore } from "./JobStore.js"
-import { isValidQueueName } from "./Keys.js"
+import { isValidQueueName, QUEUE_NAME_RULE } from "./Keys.js"
 import { type DurationInput, parseDuration, RrqSettings } from "./Settings.js"
 
 /** A job that was enqueued: where it lives, and whether this call created it. */
@@ -181,7 +181,7 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
   const setPaused = (queue: string, paused: boolean) =>
     isValidQueueName(queue)
       ? store.setPaused(queue, paused)
-      : Effect.fail(new InvalidOptions({ message: `invalid queue name '${queue}' (1 to 200 characters, no braces, commas or whitespace)` }))
+      : Effect.fail(new InvalidOptions({ message: `invalid queue name '${queue}' (${QUEUE_NAME_RULE})` }))
 
   const enqueue = ((job: JobDefinition.Any | string, params: unknown, options?: EnqueueOptions) =>
     Effect.map(enqueueMany([options ? { job, params, options } : { job, params }]), (refs) => refs[0]!)) as RrqClientShape["enqueue"]

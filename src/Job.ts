@@ -7,7 +7,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { CorruptedJob, InvalidOptions } from "./Errors.js"
 import { oversize } from "./internal/payload.js"
-import { isValidQueueName } from "./Keys.js"
+import { isValidQueueName, QUEUE_NAME_RULE } from "./Keys.js"
 import type { DurationInput } from "./Settings.js"
 
 export const JobId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256), Schema.brand("rrq/JobId"))
@@ -158,7 +158,7 @@ const MAX_DATE_MS = 8.64e15
  */
 export const validateNewJob = (job: NewJob, maxPayloadBytes: number): InvalidOptions | undefined => {
   if (!isValidQueueName(job.queue)) {
-    return invalid(`invalid queue name '${job.queue}' (1 to 200 characters, no braces, commas or whitespace)`)
+    return invalid(`invalid queue name '${job.queue}' (${QUEUE_NAME_RULE})`)
   }
   if (job.id.length === 0 || job.id.length > 256) return invalid("a job id must be 1 to 256 characters")
   if (!Number.isInteger(job.maxRetries) || job.maxRetries < 1) {

@@ -71,6 +71,9 @@ export const suffix = {
 export const isValidQueueName = (queue: string): boolean =>
   queue.length > 0 && queue.length <= 200 && !/[{},\s]/.test(queue)
 
+/** What `isValidQueueName` asks, for error messages. */
+export const QUEUE_NAME_RULE = "1 to 200 characters, no braces, commas or whitespace"
+
 export const make = (base = "rrq"): Keys => {
   const queue = (q: string): QueueKeys => {
     const prefix = `${base}:{${q}}:`

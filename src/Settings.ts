@@ -14,7 +14,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { InvalidOptions } from "./Errors.js"
-import { isValidQueueName } from "./Keys.js"
+import { isValidQueueName, QUEUE_NAME_RULE } from "./Keys.js"
 
 export interface Settings {
   readonly redisUrl: string
@@ -212,7 +212,7 @@ export const resolve = (input: SettingsInput = {}): Either.Either<Settings, Inva
   if (!(s.pollJitter >= 0 && s.pollJitter <= 1)) return invalid("pollJitter must be between 0 and 1")
   if (s.keyPrefix.length === 0 || /[{}]/.test(s.keyPrefix)) return invalid("keyPrefix must be non-empty and without braces")
   if (!isValidQueueName(s.defaultQueue)) {
-    return invalid(`defaultQueue: invalid queue name '${s.defaultQueue}' (1 to 200 characters, no braces, commas or whitespace)`)
+    return invalid(`defaultQueue: invalid queue name '${s.defaultQueue}' (${QUEUE_NAME_RULE})`)
   }
   if (s.unknownFunction !== "fail" && s.unknownFunction !== "retry") {
     return invalid(`unknownFunction must be 'fail' or 'retry', got '${s.unknownFunction}'`)

@@ -5,7 +5,7 @@
  */
 import * as Either from "effect/Either"
 import { InvalidOptions } from "../Errors.js"
-import { isValidQueueName } from "../Keys.js"
+import { isValidQueueName, QUEUE_NAME_RULE } from "../Keys.js"
 
 export interface QueueWeight {
   readonly name: string
@@ -24,7 +24,7 @@ export const parseQueue = (spec: string): Either.Either<QueueWeight, InvalidOpti
   }
   if (!isValidQueueName(name)) {
     return Either.left(
-      new InvalidOptions({ message: `invalid queue name in '${spec}' (1 to 200 characters, no braces, commas or whitespace)` })
+      new InvalidOptions({ message: `invalid queue name in '${spec}' (${QUEUE_NAME_RULE})` })
     )
   }
   return Either.right({ name, weight })
