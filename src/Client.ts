@@ -86,6 +86,13 @@ export interface RrqClientShape {
   readonly pause: (queue: string) => Effect.Effect<boolean, InvalidOptions | JobStoreError>
   /** Resumes a paused queue and wakes idle workers; false when it was not paused. */
   readonly resume: (queue: string) => Effect.Effect<boolean, InvalidOptions | JobStoreError>
+  /**
+   * A deferred or backing-off job runs now (its attempt count stays); false when it was not
+   * waiting for a later time (already due, running, finished, or unknown).
+   */
+  readonly promote: (ref: JobRef) => Effect.Effect<boolean, JobStoreError>
+  /** Every deferred or backing-off job of a queue runs now; succeeds with how many. */
+  readonly promoteAll: (queue: string) => Effect.Effect<number, InvalidOptions | JobStoreError>
 }
 
 export class RrqClient extends Context.Tag("rrq/RrqClient")<RrqClient, RrqClientShape>() {}
@@ -240,6 +247,17 @@ export const make: Effect.Effect<RrqClientShape, never, JobStore | RrqSettings> 
     enqueueMany,
     getJob: store.getJob,
     waitForResult,
+    promote: (ref) => Effect.map(store.promote(ref.queue, { id: ref.id, limit: 1 }), (ids) => ids.length > 0),
+    promoteAll: (queue) =>
+      isValidQueueName(queue)
+        ? Effect.suspend(() => {
+          // in chunks of 1,000 (one script call each): promoted jobs are due, so the next chunk skips them
+          const loop = (total: number): Effect.Effect<number, JobStoreError> =>
+            Effect.flatMap(store.promote(queue, { limit: 1_000 }), (ids) =>
+              ids.length < 1_000 ? Effect.succeed(total + ids.length) : loop(total + ids.length))
+          return loop(0)
+        })
+        : Effect.fail(new InvalidOptions({ message: `invalid queue name '${queue}' (${QUEUE_NAME_RULE})` })),
     pause: (queue) => setPaused(queue, true),
     resume: (queue) => setPaused(queue, false),
     cancel: (ref) =>

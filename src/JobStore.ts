@@ -191,6 +191,12 @@ export interface JobStoreShape {
    * state changed.
    */
   readonly setPaused: (queue: string, paused: boolean) => Effect.Effect<boolean, JobStoreError>
+  /**
+   * Deferred or backing-off jobs run now: the job `id`, or (without one) up to `limit` of the
+   * queue's, earliest first. Jobs already due, running or finished are left alone. Returns the
+   * ids promoted.
+   */
+  readonly promote: (queue: string, options: { readonly id?: string; readonly limit: number }) => Effect.Effect<ReadonlyArray<string>, JobStoreError>
   readonly getJob: (ref: JobRef) => Effect.Effect<Option.Option<Job>, CorruptedJob | JobStoreError>
   /**
    * Jobs of a queue in one state: pending (by run-at), active (by lease deadline)

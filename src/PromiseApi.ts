@@ -65,6 +65,10 @@ export interface Rrq {
   readonly pause: (queue: string) => Promise<boolean>
   /** Resumes a paused queue; false when it was not paused. */
   readonly resume: (queue: string) => Promise<boolean>
+  /** A deferred or backing-off job runs now; false when it was not waiting. */
+  readonly promote: (ref: JobRef) => Promise<boolean>
+  /** Every deferred or backing-off job of a queue runs now; how many. */
+  readonly promoteAll: (queue: string) => Promise<number>
   readonly stats: (queue?: string) => Promise<QueueStats>
   readonly startWorker: (options: Worker.WorkerOptions) => Promise<RunningWorker>
   /** Stops every worker started here (gracefully) and closes the connections. */
@@ -113,6 +117,8 @@ export const connect = (options: ConnectOptions = {}): Rrq => {
     waitForResult: (ref, opts) => client((c) => c.waitForResult(ref, opts)),
     cancel: (ref) => client((c) => c.cancel(ref)),
     pause: (queue) => client((c) => c.pause(queue)),
+    promote: (ref) => client((c) => c.promote(ref)),
+    promoteAll: (queue) => client((c) => c.promoteAll(queue)),
     resume: (queue) => client((c) => c.resume(queue)),
     stats: (queue) =>
       run(Effect.flatMap(Settings.RrqSettings, (s) => Effect.flatMap(JobStore.JobStore, (st) => st.stats(queue ?? s.defaultQueue)))),

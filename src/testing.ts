@@ -39,6 +39,7 @@ export const contractSuite = <E>(
     describe("claim and finish", () => {
       claim.claims(c)
       claim.pausing(c)
+      claim.promoting(c)
       outcomes.finishes(c)
       claim.leases(c)
     })

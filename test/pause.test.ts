@@ -1,6 +1,7 @@
 /**
- * Pause and resume through the real `rrq` binary with a worker process running: a paused queue
- * takes enqueues and none of its jobs starts; resume wakes the worker at once.
+ * Flow control through the real `rrq` binary: pause and resume with a worker process running (a
+ * paused queue takes enqueues and none of its jobs starts; resume wakes the worker at once), and
+ * promote (a deferred job, or every one of a queue, runs now).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
@@ -63,5 +64,28 @@ describe("rrq queue pause / resume", () => {
     expect(bad.code).toBe(2)
     expect(bad.stderr).toMatch(/invalid queue name/)
     worker.kill("SIGTERM")
+  }, 60_000)
+})
+
+describe("rrq job promote", () => {
+  it("runs a deferred job now, or with --all every one of a queue; bad usage exits 2", async () => {
+    const prefix = uniquePrefix("promote")
+    const enqueue = async () =>
+      (JSON.parse((await rrq(prefix, ["job", "enqueue", "add", "--params", '{"a":1,"b":2}', "--defer-by", "1h", "--json"])).stdout) as { id: string }).id
+    const one = await enqueue()
+    await enqueue()
+    await enqueue()
+    const promoted = await rrq(prefix, ["job", "promote", one, "--json"])
+    expect(promoted.code, promoted.stderr).toBe(0)
+    expect(JSON.parse(promoted.stdout)).toEqual({ id: one, queue: "default", promoted: 1 })
+    expect(JSON.parse((await rrq(prefix, ["job", "promote", one, "--json"])).stdout)).toMatchObject({ promoted: 0 })
+    const shown = JSON.parse((await rrq(prefix, ["job", "show", one, "--json"])).stdout) as { nextRunAt: number }
+    expect(shown.nextRunAt).toBeLessThanOrEqual(Date.now())
+    expect(await stats(prefix)).toMatchObject({ ready: 1, delayed: 2 })
+    const all = await rrq(prefix, ["job", "promote", "--all", "--queue", "default", "--json"])
+    expect(JSON.parse(all.stdout)).toEqual({ queue: "default", promoted: 2 })
+    expect(await stats(prefix)).toMatchObject({ ready: 3, delayed: 0 })
+    expect((await rrq(prefix, ["job", "promote"])).code).toBe(2)
+    expect((await rrq(prefix, ["job", "promote", one, "--all"])).code).toBe(2)
   }, 60_000)
 })

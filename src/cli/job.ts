@@ -179,6 +179,37 @@ const cancel = Command.make(
     }))
 ).pipe(Command.withDescription("Cancel a pending or running job"))
 
+const promote = Command.make(
+  "promote",
+  {
+    id: Args.text({ name: "job-id" }).pipe(Args.withDescription("the job to run now"), Args.optional),
+    all: Options.boolean("all").pipe(Options.withDescription("every deferred or backing-off job of the queue")),
+    queue: Common.queue,
+    json: Common.json,
+    redisUrl: Common.redisUrl
+  },
+  (o) =>
+    Common.withStore(o, Effect.gen(function*() {
+      if (Option.isSome(o.id) === o.all) {
+        return yield* new Common.UsageError({ message: "job promote: give a job id, or --all (with --queue) for every waiting job of a queue" })
+      }
+      const client = yield* RrqClient
+      if (Option.isSome(o.id)) {
+        const ref = yield* refOf(o.id.value, o.queue)
+        const promoted = yield* client.promote(ref)
+        if (o.json) return yield* Common.printJson({ id: ref.id, queue: ref.queue, promoted: promoted ? 1 : 0 })
+        return yield* Common.print(promoted ? `promoted ${ref.id}: it runs now` : `job ${ref.id} was not waiting for a later time (already due, running, finished or unknown)`)
+      }
+      const queue = Option.getOrElse(o.queue, () => "")
+      const name = queue === "" ? (yield* RrqSettings).defaultQueue : queue
+      const count = yield* client.promoteAll(name).pipe(
+        Effect.catchTag("InvalidOptions", (e) => new Common.UsageError({ message: e.message }))
+      )
+      if (o.json) return yield* Common.printJson({ queue: name, promoted: count })
+      yield* Common.print(`promoted ${count} job(s) of '${name}': they run now`)
+    }))
+).pipe(Command.withDescription("Run a deferred or backing-off job now (or, with --all, every one of a queue)"))
+
 const result = Command.make(
   "result",
   {
@@ -219,5 +250,5 @@ const result = Command.make(
 
 export const command = Command.make("job").pipe(
   Command.withDescription("Enqueue, inspect and cancel jobs"),
-  Command.withSubcommands([enqueue, show, list, cancel, result])
+  Command.withSubcommands([enqueue, show, list, cancel, promote, result])
 )

@@ -48,6 +48,7 @@ import { duplicateOf, enqueue as enqueueScript } from "./memory/scripts/enqueue.
 import { extend as extendScript } from "./memory/scripts/extend.js"
 import { fail as failScript } from "./memory/scripts/fail.js"
 import { pause as pauseScript } from "./memory/scripts/pause.js"
+import { promote as promoteScript } from "./memory/scripts/promote.js"
 import { recover as recoverScript, type RecoverArgs } from "./memory/scripts/recover.js"
 import { requeue as requeueScript } from "./memory/scripts/requeue.js"
 import { retry as retryScript, type RetryArgs } from "./memory/scripts/retry.js"
@@ -176,6 +177,8 @@ export const make: Effect.Effect<MemoryStore, never, RrqSettings> = Effect.gen(f
     recover: (queue: string, options: RecoverArgs) => script("recover", queue, (c) => recoverScript(c, options)),
     cancel,
     setPaused: (queue: string, paused: boolean) => script("pause", queue, (c) => pauseScript(c, paused)),
+    promote: (queue: string, { id, limit }: { readonly id?: string; readonly limit: number }) =>
+      script("promote", queue, (c) => promoteScript(c, id, Math.max(1, Math.min(limit, 1_000)))),
     getJob: Effect.fn("MemoryStore.getJob")(function*(ref: JobRef) {
       return yield* Reads.getJob(queueState(ref.queue), ref)
     }),

@@ -33,7 +33,8 @@ export const names = [
   "dlq-purge",
   "dlq-scan",
   "stalled",
-  "pause"
+  "pause",
+  "promote"
 ] as const
 export type Name = (typeof names)[number]
 

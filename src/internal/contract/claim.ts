@@ -57,6 +57,33 @@ export const pausing = ({ timed }: Contract) => {
   }))
 }
 
+/** Promote: deferred and backing-off jobs run now. */
+export const promoting = ({ test }: Contract) => {
+  test("promote runs a deferred or backing-off job now, and leaves due, running and unknown ones alone", Effect.gen(function*() {
+    const store = yield* JobStore
+    const a = yield* enqueue("x", { n: "a" }, { deferBy: "1 minute" })
+    const b = yield* enqueue("x", { n: "b" }, { deferBy: "2 minutes" })
+    const due = yield* enqueue("x", { n: "due" })
+    const running = (yield* store.claim(Q, { ...W, count: 1 })).jobs[0]!
+    expect(running.id).toBe(due.id)
+    expect(yield* store.promote(Q, { id: running.id, limit: 1 })).toEqual([])
+    expect(yield* store.promote(Q, { id: "nobody", limit: 1 })).toEqual([])
+    expect(yield* store.promote(Q, { id: a.id, limit: 1 })).toEqual([a.id])
+    expect(yield* store.promote(Q, { id: a.id, limit: 1 })).toEqual([])
+    expect(yield* store.stats(Q)).toMatchObject({ ready: 1, delayed: 1 })
+    const promoted = (yield* store.claim(Q, { ...W, count: 5 })).jobs
+    expect(promoted.map((j) => j.id)).toEqual([a.id])
+    // a failed attempt waiting out its backoff keeps its attempt count
+    expect(yield* store.retry(Q, { id: a.id, token: promoted[0]!.leaseToken }, { delayMs: 30_000, error: "later" })).toBe("RETRYING")
+    expect(yield* store.promote(Q, { limit: 1_000 })).toEqual([a.id, b.id])
+    // both run at the same instant now: claimed in member order, as Redis orders equal scores
+    const next = (yield* store.claim(Q, { ...W, count: 5 })).jobs
+    expect(next.map((j) => j.id).sort()).toEqual([a.id, b.id].sort())
+    expect(next.find((j) => j.id === a.id)!.currentRetries).toBe(1)
+    expect((yield* job(b)).nextRunAt).toBeLessThanOrEqual(Date.now() + 1_000)
+  }))
+}
+
 /** A held lease is renewed. */
 export const leases = ({ timed }: Contract) => {
   timed("extend renews held leases and reports lost ones", Effect.gen(function*() {

@@ -33,7 +33,7 @@ export const make = (
   { keys, queueKeys, run, scripts, settings }: RedisCtx
 ): Pick<
   JobStoreShape,
-  "claim" | "complete" | "retry" | "fail" | "requeue" | "extend" | "recover" | "stalledQueues" | "cancel" | "setPaused"
+  "claim" | "complete" | "retry" | "fail" | "requeue" | "extend" | "recover" | "stalledQueues" | "cancel" | "setPaused" | "promote"
 > => {
   /** The queue's keys, and the lease index for the scripts that keep it. */
   const keysWithIndex = (queue: string) => leaseIndex ? [...queueKeys(queue), keys.leases] : queueKeys(queue)
@@ -146,5 +146,8 @@ export const make = (
   const setPaused: JobStoreShape["setPaused"] = (queue, paused) =>
     Effect.map(run("pause", queue, [paused ? "1" : "0"]), (changed) => changed === 1)
 
-  return { claim, complete, retry, fail, requeue, extend, recover, stalledQueues, cancel, setPaused }
+  const promote: JobStoreShape["promote"] = (queue, { id, limit }) =>
+    Effect.map(run("promote", queue, [id ?? "", Math.max(1, Math.min(limit, 1_000))]), (raw) => raw as Array<string>)
+
+  return { claim, complete, retry, fail, requeue, extend, recover, stalledQueues, cancel, setPaused, promote }
 }
