@@ -30,12 +30,8 @@ export {
   redisErrors
 } from "./internal/metrics/instruments.js"
 
-export type { NodeHandler } from "./internal/metrics/endpoint.js"
-
-export interface ScrapeOptions {
-  /** Queues whose depth to export: by default those of this process's workers, or (with no worker) every known queue. */
-  readonly queues?: ReadonlyArray<string>
-}
+export type { NodeHandler, ScrapeOptions } from "./internal/metrics/endpoint.js"
+import type { ScrapeOptions } from "./internal/metrics/endpoint.js"
 
 export interface ServeOptions extends ScrapeOptions {
   /** 0 picks a free port. */

@@ -25,9 +25,7 @@ const startMonitor = () => {
 }
 
 export interface ProcessFigures {
-  readonly pid: number
   readonly rssBytes: number
-  readonly heapUsedBytes: number
   /** User + system CPU time since start. */
   readonly cpuSeconds: number
   /** Epoch seconds. */
@@ -45,9 +43,7 @@ export const read = (): ProcessFigures => {
   const uptime = process.uptime()
   const p99 = lastP99Ns > 0 ? lastP99Ns : monitor!.percentile(99)
   return {
-    pid: process.pid,
     rssBytes: memory.rss,
-    heapUsedBytes: memory.heapUsed,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
     startTime: Math.round(Date.now() / 1000 - uptime),
     uptimeSeconds: uptime,
